@@ -1,0 +1,20 @@
+{#- Landing systems export ISO-8601 strings with a UTC offset. A value without an offset cannot be
+    placed in time and is quarantined; everything else is normalized to a naive UTC timestamp. -#}
+
+{% macro has_utc_offset(column) -%}
+    coalesce(regexp_matches(trim({{ column }}), '(Z|[+-][0-9]{2}(:?[0-9]{2})?)$'), false)
+{%- endmacro %}
+
+{#- Null unless the value carries its offset: an instant is never guessed from the session zone. -#}
+{% macro to_utc_timestamp(column) -%}
+    case
+        when {{ has_utc_offset(column) }}
+            then (try_cast(trim({{ column }}) as timestamptz) at time zone 'UTC')
+    end
+{%- endmacro %}
+
+{#- Exports are cut per local day; in UTC an event of export day D can fall up to D+1 14:00 (UTC+14).
+    Anything at or after D+2 00:00 UTC was not known when the file was written. -#}
+{% macro is_after_export(timestamp_column, export_date_column='_loaded_on') -%}
+    {{ timestamp_column }} >= {{ export_date_column }} + interval 2 day
+{%- endmacro %}

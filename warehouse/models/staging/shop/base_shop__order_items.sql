@@ -1,0 +1,68 @@
+{{ config(materialized='table') }}
+
+{%- set rules = required_column_rules([
+    'order_id', 'line_number', 'product_id', 'quantity', 'unit_price', 'currency',
+]) + [
+    ['usd_per_unit is null', 'unknown_currency'],
+    ['quantity <= 0', 'non_positive_quantity'],
+    ['quantity > ' ~ var('max_order_item_quantity'), 'absurd_quantity'],
+    ['unit_price < 0', 'negative_unit_price'],
+    ['unit_price_usd * quantity > ' ~ var('max_payment_usd'), 'absurd_amount'],
+    ['not has_known_order', 'orphan_order_id'],
+    ['not has_known_product', 'orphan_product_id'],
+] %}
+
+with source as (
+    select * from {{ source('shop', 'order_items') }}
+),
+
+currencies as (
+    select * from {{ ref('currencies') }}
+),
+
+orders as (
+    select * from {{ ref('stg_shop__orders') }}
+),
+
+products as (
+    select * from {{ ref('stg_catalog__products') }}
+),
+
+typed as (
+    select
+        {{ parquet_lineage_columns() }},
+        order_id,
+        try_cast(line_number as integer) as line_number,
+        product_id,
+        try_cast(quantity as integer) as quantity,
+        try_cast(unit_price as decimal(12, 2)) as unit_price,
+        upper(trim(currency)) as currency
+    from source
+),
+
+checked as (
+    select
+        typed.*,
+        currencies.usd_per_unit,
+        {{ to_usd('typed.unit_price', 'currencies.usd_per_unit') }} as unit_price_usd,
+        typed.order_id in (select orders.order_id from orders) as has_known_order,
+        typed.product_id in (select products.product_id from products) as has_known_product
+    from typed
+    left join currencies on typed.currency = currencies.currency_code
+),
+
+classified as (
+    select
+        *,
+        {{ first_failed_rule(rules) }} as _dq_reason
+    from checked
+),
+
+final as (
+    select
+        *,
+        {{ is_resent_duplicate(['order_id', 'line_number']) }} as _is_duplicate
+    from classified
+)
+
+select * from final

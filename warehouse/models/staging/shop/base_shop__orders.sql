@@ -1,0 +1,56 @@
+{{ config(materialized='table') }}
+
+{%- set rules = required_column_rules([
+    'order_id', 'store_id', 'channel', 'ordered_at_raw', 'order_status',
+]) + [
+    ['not ' ~ has_utc_offset('ordered_at_raw'), 'timestamp_without_timezone'],
+    ['ordered_at is null', 'invalid_timestamp'],
+    [is_after_export('ordered_at'), 'timestamp_after_export'],
+    ["channel not in ('online', 'in_store')", 'invalid_channel'],
+    ["order_status not in ('completed', 'payment_failed')", 'invalid_order_status'],
+    ['not has_known_store', 'orphan_store_id'],
+] %}
+
+with source as (
+    select * from {{ source('shop', 'orders') }}
+),
+
+stores as (
+    select * from {{ ref('stores') }}
+),
+
+typed as (
+    select
+        {{ parquet_lineage_columns() }},
+        order_id,
+        customer_id,
+        store_id,
+        lower(trim(channel)) as channel,
+        ordered_at as ordered_at_raw,
+        {{ to_utc_timestamp('ordered_at') }} as ordered_at,
+        lower(trim(order_status)) as order_status
+    from source
+),
+
+checked as (
+    select
+        *,
+        store_id in (select stores.store_id from stores) as has_known_store
+    from typed
+),
+
+classified as (
+    select
+        *,
+        {{ first_failed_rule(rules) }} as _dq_reason
+    from checked
+),
+
+final as (
+    select
+        *,
+        {{ is_resent_duplicate(['order_id']) }} as _is_duplicate
+    from classified
+)
+
+select * from final
