@@ -4,23 +4,27 @@
     quarantined. The model's tests require landing_rows = staged + duplicates + quarantined. -#}
 with
 {% for landing_table in landing_tables() %}
-{{ landing_table.system }}__{{ landing_table.table }} as (
-    select
-        '{{ landing_table.system }}' as source_system,
-        '{{ landing_table.table }}' as source_table,
-        {{ landing_row_count(landing_table) }} as landing_rows,
-        (select count(*) from {{ ref(staging_model_name(landing_table)) }}) as staged_rows,
-        (select count(*) from {{ ref(base_model_name(landing_table)) }} where _is_duplicate) as duplicate_rows,
-        (
-            select count(*) from {{ ref(base_model_name(landing_table)) }} where _dq_reason is not null
-        ) as quarantined_rows
-),
+    {{ landing_table.system }}__{{ landing_table.table }} as (
+        select
+            '{{ landing_table.system }}' as source_system,
+            '{{ landing_table.table }}' as source_table,
+            {{ landing_row_count(landing_table) }} as landing_rows,
+            (select count(*) from {{ ref(staging_model_name(landing_table)) }}) as staged_rows,
+            (
+                select count(*) from {{ ref(base_model_name(landing_table)) }}
+                where _is_duplicate
+            ) as duplicate_rows,
+            (
+                select count(*) from {{ ref(base_model_name(landing_table)) }}
+                where _dq_reason is not null
+            ) as quarantined_rows
+    ),
 {% endfor %}
 
 final as (
     {% for landing_table in landing_tables() %}
-    select * from {{ landing_table.system }}__{{ landing_table.table }}
-    {% if not loop.last %}union all{% endif %}
+        select * from {{ landing_table.system }}__{{ landing_table.table }}
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 )
 

@@ -31,11 +31,11 @@ all_prices as (
     select launch_prices.*
     from launch_prices
     where not exists (
-        select 1
-        from changed_prices
-        where changed_prices.product_id = launch_prices.product_id
-            and changed_prices.valid_from = launch_prices.valid_from
-    )
+            select 1
+            from changed_prices
+            where changed_prices.product_id = launch_prices.product_id
+                and changed_prices.valid_from = launch_prices.valid_from
+        )
 ),
 
 final as (

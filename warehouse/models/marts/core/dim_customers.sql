@@ -13,9 +13,11 @@ payments as (
 ),
 
 referenced_customer_ids as (
-    select customer_id from orders where customer_id is not null
+    select customer_id from orders
+    where customer_id is not null
     union
-    select customer_id from payments where customer_id is not null
+    select customer_id from payments
+    where customer_id is not null
 ),
 
 inferred_customers as (

@@ -38,7 +38,7 @@ store_product_days as (
         products.product_id
     from date_spine
     cross join stores
-    inner join products on products.launched_on <= date_spine.sales_date
+    inner join products on date_spine.sales_date >= products.launched_on
     where stores.opened_on <= date_spine.sales_date
 ),
 
@@ -59,20 +59,20 @@ final as (
     from store_product_days
     left join daily_sales
         on store_product_days.store_id = daily_sales.store_id
-        and store_product_days.product_id = daily_sales.product_id
-        and store_product_days.sales_date = daily_sales.sales_date
+            and store_product_days.product_id = daily_sales.product_id
+            and store_product_days.sales_date = daily_sales.sales_date
     left join prices
         on store_product_days.product_id = prices.product_id
-        and store_product_days.sales_date >= prices.valid_from
-        and (prices.valid_to is null or store_product_days.sales_date <= prices.valid_to)
+            and store_product_days.sales_date >= prices.valid_from
+            and (prices.valid_to is null or store_product_days.sales_date <= prices.valid_to)
     left join promotions
         on store_product_days.store_id = promotions.store_id
-        and store_product_days.product_id = promotions.product_id
-        and store_product_days.sales_date = promotions.promotion_date
+            and store_product_days.product_id = promotions.product_id
+            and store_product_days.sales_date = promotions.promotion_date
     left join holidays
         on store_product_days.country_code = holidays.country_code
-        and store_product_days.sales_date = holidays.holiday_date
-        and store_product_days.store_type = 'physical'
+            and store_product_days.sales_date = holidays.holiday_date
+            and store_product_days.store_type = 'physical'
 )
 
 select * from final
