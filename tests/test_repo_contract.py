@@ -1,0 +1,75 @@
+"""The promises the repository makes to a newcomer and to CI."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from tests.conftest import REPO_ROOT
+
+PIPELINE_CODE = ("warehouse", "ml", "orchestration")
+SKIPPED_DIRS = {"target", "logs", "dbt_packages", "__pycache__"}
+
+
+def test_top_level_layout() -> None:
+    for name in ("warehouse", "ml", "orchestration", "seeds", "tests", "simulator", ".ci"):
+        assert (REPO_ROOT / name).is_dir(), name
+    for name in ("workspace.yaml", "pyproject.toml", "README.md", "Makefile", ".ci/run"):
+        assert (REPO_ROOT / name).is_file(), name
+
+
+def test_readme_quick_start_is_exactly_the_two_make_commands() -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    section = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    commands = re.findall(r"```(?:bash|sh)?\n(.*?)```", section, flags=re.S)
+    lines = [line.strip() for block in commands for line in block.splitlines() if line.strip()]
+    assert lines == ["make run", "make test"]
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    script = (REPO_ROOT / ".ci" / "run").read_text()
+    steps = [
+        line.strip()
+        for line in script.splitlines()
+        if line.strip() and not line.strip().startswith(("#", "set ", "cd ", "python3 --version"))
+    ]
+    assert steps == ["make test"]
+
+
+def test_makefile_has_the_documented_targets() -> None:
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    for target in ("run", "test", "dev", "lint", "install"):
+        assert re.search(rf"^{target}:", makefile, flags=re.M), target
+    assert "python3" in makefile and "-m venv" in makefile
+
+
+def test_generated_data_is_git_ignored() -> None:
+    assert "data/" in (REPO_ROOT / ".gitignore").read_text().split()
+
+
+def files_naming_the_oracle(root: Path, tops: tuple[str, ...] = PIPELINE_CODE) -> list[str]:
+    """Files under the pipeline folders of `root` whose text mentions the oracle."""
+    offenders = []
+    for top in tops:
+        for path in (root / top).rglob("*"):
+            if not path.is_file() or SKIPPED_DIRS & set(path.relative_to(root).parts):
+                continue
+            if "oracle" in path.read_text(errors="ignore").lower():
+                offenders.append(str(path.relative_to(root)))
+    return offenders
+
+
+def test_no_pipeline_code_reads_the_oracle() -> None:
+    # data/oracle/ holds the simulator's ground truth; only the evaluation may read it, and no
+    # dbt model, macro, source or pipeline module may even name it. (The build test also deletes
+    # the oracle before running dbt.)
+    assert files_naming_the_oracle(REPO_ROOT) == []
+
+
+def test_the_oracle_scan_finds_a_planted_leak(tmp_path: Path) -> None:
+    for top in PIPELINE_CODE:
+        (tmp_path / top).mkdir()
+    (tmp_path / "warehouse" / "leak.sql").write_text("select * from read_parquet('../data/ORACLE/p.parquet')")
+    (tmp_path / "warehouse" / "target").mkdir()
+    (tmp_path / "warehouse" / "target" / "ignored.sql").write_text("oracle")
+    assert files_naming_the_oracle(tmp_path) == ["warehouse/leak.sql"]

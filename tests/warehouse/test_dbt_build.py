@@ -1,0 +1,204 @@
+"""End to end: the real `dbt build` on a tiny generated landing zone, against a temp DuckDB file."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from tests.warehouse.conftest import BuiltWarehouse
+
+pytestmark = pytest.mark.slow
+
+MARTS = {
+    "dim_customers",
+    "dim_products",
+    "dim_stores",
+    "fct_orders",
+    "fct_payments",
+    "fct_chargebacks",
+    "fct_daily_sales",
+}
+LANDING_TABLES = 10
+
+
+def run_results(warehouse: BuiltWarehouse) -> list[dict]:
+    return json.loads((warehouse.env.work_dir / "target" / "run_results.json").read_text())["results"]
+
+
+def test_build_runs_every_node_green(built_warehouse: BuiltWarehouse) -> None:
+    results = run_results(built_warehouse)
+    failed = [r["unique_id"] for r in results if r["status"] not in {"success", "pass", "no-op"}]
+    assert failed == []
+    kinds = {r["unique_id"].split(".")[0] for r in results}
+    assert {"model", "seed", "snapshot", "test", "unit_test"} <= kinds
+    unit_tests = [r for r in results if r["unique_id"].startswith("unit_test.")]
+    assert len(unit_tests) >= 5
+
+
+def test_marts_land_in_a_schema_named_marts(built_warehouse: BuiltWarehouse) -> None:
+    tables = built_warehouse.query(
+        "select table_name from information_schema.tables where table_schema = 'marts'"
+    )
+    assert {name for (name,) in tables} >= MARTS
+    schemas = {s for (s,) in built_warehouse.query("select schema_name from information_schema.schemata")}
+    assert not any(s.startswith("main_") for s in schemas), schemas
+    for mart in MARTS:
+        assert built_warehouse.scalar(f"select count(*) from marts.{mart}") > 0, mart
+
+
+def test_reconciliation_balances_exactly_for_every_landing_table(built_warehouse: BuiltWarehouse) -> None:
+    rows = built_warehouse.query(
+        "select landing_table, landing_rows, staged_rows, duplicate_rows, quarantined_rows "
+        "from audit.reconciliation order by 1"
+    )
+    assert len(rows) == LANDING_TABLES
+    for table, landing, staged, duplicates, quarantined in rows:
+        assert landing > 0, table
+        assert landing == staged + duplicates + quarantined, table
+    # with a 2% defect rate, the books must show both removed re-sends and quarantined rows
+    assert sum(r[3] for r in rows) > 0
+    assert sum(r[4] for r in rows) > 0
+
+
+def test_reconciliation_counts_rows_independently_of_staging(built_warehouse: BuiltWarehouse) -> None:
+    # Guards against a reconciliation that only re-counts its own inputs: landing rows are read
+    # straight from the files here, without dbt.
+    landing = built_warehouse.env.landing_dir
+    with_duckdb = built_warehouse.scalar(
+        f"select count(*) from read_parquet('{landing}/payments/payments/*/*.parquet')"
+    )
+    assert with_duckdb == built_warehouse.scalar(
+        "select landing_rows from audit.reconciliation where landing_table = 'payments.payments'"
+    )
+    csv_lines = 0
+    for path in (landing / "disputes" / "chargebacks").glob("*/*.csv"):
+        lines = [line for line in path.read_bytes().decode().replace("\r\n", "\n").split("\n") if line]
+        csv_lines += max(len(lines) - 1, 0)
+    assert csv_lines == built_warehouse.scalar(
+        "select landing_rows from audit.reconciliation where landing_table = 'disputes.chargebacks'"
+    )
+
+
+def test_quarantine_keeps_the_row_the_reason_and_the_load_day(built_warehouse: BuiltWarehouse) -> None:
+    reasons = {r for (r,) in built_warehouse.query("select distinct reason from quarantine.rejected_rows")}
+    expected_kinds = {
+        "malformed_csv_line",
+        "unknown_currency",
+        "timestamp_without_timezone",
+        "orphan_order_id",
+        "orphan_payment_id",
+        "orphan_product_id",
+    }
+    assert expected_kinds <= reasons, reasons
+    assert any(r.startswith("missing_required_field:") for r in reasons), reasons
+    assert {"non_positive_amount", "absurd_amount"} & reasons, reasons
+    incomplete = built_warehouse.scalar(
+        "select count(*) from quarantine.rejected_rows "
+        "where source_row is null or reason is null or loaded_on is null or source_file is null"
+    )
+    assert incomplete == 0
+
+
+def test_malformed_csv_lines_are_all_quarantined(built_warehouse: BuiltWarehouse) -> None:
+    # The simulator's defect manifest counts each way it breaks a line (garbage, wrong field count...).
+    injected = sum(
+        n for kind, n in built_warehouse.defects["chargebacks"].items() if kind.startswith("malformed")
+    )
+    assert injected > 0
+    quarantined = built_warehouse.scalar(
+        "select count(*) from quarantine.rejected_rows where reason = 'malformed_csv_line'"
+    )
+    assert quarantined == injected
+
+
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+PHONE = re.compile(r"\+\d{1,3}[\s-]?\d")
+
+
+def test_no_raw_pii_leaves_staging(built_warehouse: BuiltWarehouse) -> None:
+    text_columns = built_warehouse.query(
+        "select table_schema, table_name, column_name from information_schema.columns "
+        "where data_type = 'VARCHAR' and table_schema not in ('staging', 'quarantine')"
+    )
+    assert text_columns
+    for schema, table, column in text_columns:
+        values = built_warehouse.query(
+            f'select distinct "{column}" from "{schema}"."{table}" where "{column}" is not null limit 5000'
+        )
+        for (value,) in values:
+            assert not EMAIL.search(value), f"email in {schema}.{table}.{column}: {value!r}"
+            assert not PHONE.search(value), f"phone in {schema}.{table}.{column}: {value!r}"
+
+
+def test_daily_sales_are_zero_filled_and_add_up(built_warehouse: BuiltWarehouse) -> None:
+    expected_rows = built_warehouse.scalar(
+        """
+        with days as (
+            select unnest(generate_series(min(sales_date), max(sales_date), interval 1 day))::date as d
+            from marts.fct_daily_sales
+        )
+        select count(*)
+        from days
+        join marts.dim_stores s on s.opened_on <= days.d
+        join marts.dim_products p on p.launched_on <= days.d
+        """
+    )
+    assert built_warehouse.scalar("select count(*) from marts.fct_daily_sales") == expected_rows
+    assert built_warehouse.scalar("select count(*) from marts.fct_daily_sales where units_sold = 0") > 0
+    sold = built_warehouse.scalar("select sum(units_sold) from marts.fct_daily_sales")
+    completed_units = built_warehouse.scalar("select sum(units) from marts.fct_orders where is_completed")
+    assert sold == completed_units
+
+
+def test_payments_are_in_utc_and_within_the_simulated_range(built_warehouse: BuiltWarehouse) -> None:
+    low, high = built_warehouse.query("select min(paid_at), max(paid_at) from marts.fct_payments")[0]
+    assert low.tzinfo is None and high.tzinfo is None
+    assert (high - low).days <= 61
+
+
+def test_snapshot_keeps_one_current_version_per_customer(built_warehouse: BuiltWarehouse) -> None:
+    current, customers = built_warehouse.query(
+        "select count(*) filter (where dbt_valid_to is null), count(distinct customer_id) "
+        "from snapshots.snap_customers"
+    )[0]
+    assert current == customers > 0
+
+
+def test_incremental_rerun_changes_nothing(built_warehouse: BuiltWarehouse) -> None:
+    checksum = "select count(*), sum(hash(payment_id, amount, paid_at, loaded_on)) from marts.fct_payments"
+    before = built_warehouse.query(checksum)
+    built_warehouse.env.dbt("build", "--select", "fct_payments")
+    assert built_warehouse.query(checksum) == before
+
+
+def test_docs_generate_and_every_built_column_is_documented(built_warehouse: BuiltWarehouse) -> None:
+    built_warehouse.env.dbt("docs", "generate")
+    target = built_warehouse.env.work_dir / "target"
+    catalog = json.loads((target / "catalog.json").read_text())
+    manifest = json.loads((target / "manifest.json").read_text())
+    models = [k for k in catalog["nodes"] if k.startswith("model.")]
+    assert any(key.endswith(".fct_payments") for key in models)
+    for unique_id in models:
+        built = {c.lower() for c in catalog["nodes"][unique_id]["columns"]}
+        declared = {c.lower() for c in manifest["nodes"][unique_id]["columns"]}
+        assert built <= declared, f"{unique_id}: columns not in its YAML: {sorted(built - declared)}"
+
+
+def test_every_model_and_column_is_documented_and_tested(built_warehouse: BuiltWarehouse) -> None:
+    manifest = json.loads((built_warehouse.env.work_dir / "target" / "manifest.json").read_text())
+    models = {k: v for k, v in manifest["nodes"].items() if v["resource_type"] == "model"}
+    tested = {
+        dep
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "test"
+        for dep in node["depends_on"]["nodes"]
+    } | {node["model"] for node in manifest.get("unit_tests", {}).values()}
+    for unique_id, model in models.items():
+        assert model["description"].strip(), f"{unique_id} has no description"
+        undocumented = [c for c, col in model["columns"].items() if not col["description"].strip()]
+        assert not undocumented, f"{unique_id}: undocumented columns {undocumented}"
+        assert unique_id in tested or model["name"] in tested, f"{unique_id} has no test"
+        if model["fqn"][1] == "marts":
+            assert model["config"]["contract"]["enforced"], f"{unique_id} has no enforced contract"
