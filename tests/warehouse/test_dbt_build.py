@@ -133,15 +133,20 @@ def test_no_raw_pii_leaves_staging(built_warehouse: BuiltWarehouse) -> None:
 
 
 def test_daily_sales_are_zero_filled_and_add_up(built_warehouse: BuiltWarehouse) -> None:
+    # Recomputed from fct_orders: every business day, for each store from its first completed
+    # sale and each product from its launch day. Guards against gaps (a forecast would read a
+    # missing day as unknown, not as zero) and against padding stores that never sold.
     expected_rows = built_warehouse.scalar(
         """
-        with days as (
-            select unnest(generate_series(min(sales_date), max(sales_date), interval 1 day))::date as d
-            from marts.fct_daily_sales
-        )
+        with completed as (select * from marts.fct_orders where is_completed and units > 0),
+        days as (
+            select unnest(generate_series(min(business_date), max(business_date), interval 1 day))::date as d
+            from completed
+        ),
+        store_start as (select store_id, min(business_date) as first_day from completed group by store_id)
         select count(*)
         from days
-        join marts.dim_stores s on s.opened_on <= days.d
+        join store_start on store_start.first_day <= days.d
         join marts.dim_products p on p.launched_on <= days.d
         """
     )

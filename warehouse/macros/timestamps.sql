@@ -18,3 +18,8 @@
 {% macro is_after_export(timestamp_column, export_date_column='_loaded_on') -%}
     {{ timestamp_column }} >= {{ export_date_column }} + interval 2 day
 {%- endmacro %}
+
+{#- The calendar day of a naive UTC timestamp in an IANA time zone (a column or a quoted literal). -#}
+{% macro local_date(utc_timestamp, timezone) -%}
+    cast(({{ utc_timestamp }} at time zone 'UTC') at time zone {{ timezone }} as date)
+{%- endmacro %}

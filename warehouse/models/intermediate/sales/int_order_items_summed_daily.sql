@@ -1,6 +1,10 @@
-{#- Units and revenue per store, product and day, from the lines of completed orders only. -#}
+{#- Units and revenue per store, product and business day (local), from completed orders only. -#}
 with orders as (
     select * from {{ ref('stg_shop__orders') }}
+),
+
+business_days as (
+    select * from {{ ref('int_orders_business_dated') }}
 ),
 
 order_items as (
@@ -11,12 +15,13 @@ completed_lines as (
     select
         orders.store_id,
         order_items.product_id,
-        orders.ordered_date,
+        business_days.business_date,
         orders.order_id,
         order_items.quantity,
         order_items.quantity * order_items.unit_price_usd as revenue_usd
     from order_items
     inner join orders on order_items.order_id = orders.order_id
+    inner join business_days on orders.order_id = business_days.order_id
     where orders.order_status = 'completed'
 ),
 
@@ -24,12 +29,12 @@ final as (
     select
         store_id,
         product_id,
-        ordered_date as sales_date,
+        business_date as sales_date,
         cast(sum(quantity) as bigint) as units_sold,
         count(distinct order_id) as order_count,
         cast(sum(revenue_usd) as decimal(18, 2)) as revenue_usd
     from completed_lines
-    group by store_id, product_id, ordered_date
+    group by store_id, product_id, business_date
 )
 
 select * from final

@@ -1,5 +1,6 @@
-{#- One row per store, product and day, zero-filled: every day from the first to the last order
-    date, for every store open and every product launched on that day. -#}
+{#- One row per store, product and business day (the store's local day; the customer's for the
+    online shop), zero-filled: every day from the first to the last sales day, for every store from
+    its first recorded sale and every product from its launch day. -#}
 with stores as (
     select * from {{ ref('stores') }}
 ),
@@ -24,6 +25,14 @@ holidays as (
     select * from {{ ref('holidays') }}
 ),
 
+store_first_sales as (
+    select
+        store_id,
+        min(sales_date) as first_sales_date
+    from daily_sales
+    group by store_id
+),
+
 date_spine as (
     select cast(unnest(generate_series(min(sales_date), max(sales_date), interval 1 day)) as date) as sales_date
     from daily_sales
@@ -37,9 +46,9 @@ store_product_days as (
         stores.store_type,
         products.product_id
     from date_spine
-    cross join stores
+    inner join store_first_sales on date_spine.sales_date >= store_first_sales.first_sales_date
+    inner join stores on store_first_sales.store_id = stores.store_id
     inner join products on date_spine.sales_date >= products.launched_on
-    where stores.opened_on <= date_spine.sales_date
 ),
 
 final as (

@@ -6,6 +6,10 @@ order_totals as (
     select * from {{ ref('int_order_items_aggregated') }}
 ),
 
+business_days as (
+    select * from {{ ref('int_orders_business_dated') }}
+),
+
 final as (
     select
         orders.order_id,
@@ -14,6 +18,7 @@ final as (
         orders.channel,
         orders.ordered_at,
         orders.ordered_date,
+        business_days.business_date,
         orders.order_status,
         orders.order_status = 'completed' as is_completed,
         coalesce(order_totals.line_count, 0) as line_count,
@@ -24,6 +29,7 @@ final as (
         orders.loaded_on
     from orders
     left join order_totals on orders.order_id = order_totals.order_id
+    inner join business_days on orders.order_id = business_days.order_id
 )
 
 select * from final

@@ -1,0 +1,55 @@
+{#- One row per order with its business day: the local calendar day of the store for in-store
+    orders, and of the customer's country (as of the order) for online orders. Daily sales and
+    demand are counted per business day, not per UTC day, so an evening sale in Los Angeles stays
+    on the day it happened. -#}
+with orders as (
+    select * from {{ ref('stg_shop__orders') }}
+),
+
+stores as (
+    select * from {{ ref('stores') }}
+),
+
+countries as (
+    select * from {{ ref('countries') }}
+),
+
+customer_versions as (
+    select * from {{ ref('stg_crm__customers') }}
+),
+
+orders_with_customer_country as (
+    select
+        orders.order_id,
+        orders.store_id,
+        orders.channel,
+        orders.ordered_at,
+        customer_versions.country_code as customer_country_code
+    from orders
+    asof left join customer_versions
+        on orders.customer_id = customer_versions.customer_id
+            and orders.ordered_at >= customer_versions.updated_at
+),
+
+zoned as (
+    select
+        orders_with_customer_country.order_id,
+        orders_with_customer_country.ordered_at,
+        coalesce(
+            case when orders_with_customer_country.channel = 'online' then countries.timezone end,
+            stores.timezone
+        ) as business_timezone
+    from orders_with_customer_country
+    inner join stores on orders_with_customer_country.store_id = stores.store_id
+    left join countries on orders_with_customer_country.customer_country_code = countries.country_code
+),
+
+final as (
+    select
+        order_id,
+        business_timezone,
+        {{ local_date('ordered_at', 'business_timezone') }} as business_date
+    from zoned
+)
+
+select * from final
