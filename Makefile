@@ -20,7 +20,7 @@ DEMO_STAMP := data/.demo-generated
 
 help:
 	@echo "make run    set up, generate the demo data, build the warehouse"
-	@echo "make test   set up and run the test suite"
+	@echo "make test   set up, lint (ruff, sqlfluff) and run the test suite"
 	@echo "make lint   ruff + sqlfluff"
 	@echo "make docs   dbt docs generate"
 	@echo "make clean  remove data/ and dbt artifacts (keeps .venv)"
@@ -47,14 +47,14 @@ build: install
 
 run: data build
 
-test: install
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+test: lint
 	$(BIN)/python -m pytest
 
+# sqlfluff's dbt templater compiles the project against WAREHOUSE_DB (created empty if missing).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	mkdir -p $(dir $(WAREHOUSE_DB))
 	cd warehouse && ../$(BIN)/sqlfluff lint models
 
 docs: install

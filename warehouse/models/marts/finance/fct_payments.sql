@@ -9,10 +9,22 @@
 
 {#- One row per payment attempt. Incremental by load day: a run adds the landing days not loaded
     yet (late rows land in a later day and are picked up with it). -#}
-with payments as (
+with staged_payments as (
     select * from {{ ref('stg_payments__payments') }}
+),
+
+{% if is_incremental() %}
+    already_loaded as (
+        select coalesce(max(loaded_on), date '1900-01-01') as max_loaded_on
+        from {{ this }}
+    ),
+{% endif %}
+
+payments as (
+    select staged_payments.*
+    from staged_payments
     {% if is_incremental() %}
-        where loaded_on > (select coalesce(max(loaded_on), date '1900-01-01') from {{ this }})
+        inner join already_loaded on staged_payments.loaded_on > already_loaded.max_loaded_on
     {% endif %}
 ),
 
