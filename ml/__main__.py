@@ -1,0 +1,103 @@
+"""`python -m ml`: train, score, roll back and inspect the models declared in ml/models/*.yml."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import UTC, datetime
+
+import duckdb
+
+from ml import registry
+from ml.errors import ArtifactError, FeatureRelationError, ModelNotFoundError, SpecError
+from ml.score import score
+from ml.settings import models_dir, warehouse_path
+from ml.specs import load_specs
+from ml.training_run import run_training
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _selected(names: list[str]):
+    specs = load_specs()
+    unknown = sorted(set(names) - set(specs))
+    if unknown:
+        raise SpecError(f"unknown model(s) {unknown}; specs: {sorted(specs)}")
+    return [specs[n] for n in names] if names else list(specs.values())
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    with duckdb.connect(str(warehouse_path())) as con:
+        for spec in _selected(args.models):
+            started = time.perf_counter()
+            result = run_training(con, spec, models_dir(), _now())
+            verdict = "champion" if result.promoted else f"challenger ({result.gate.summary})"
+            test = {k: round(v, 4) for k, v in result.metrics["test"].items() if isinstance(v, float)}
+            print(
+                f"{spec.name} v{result.version} -> {verdict}; rows {result.rows}; "
+                f"{time.perf_counter() - started:.1f}s; test {json.dumps(test)}"
+            )
+
+
+def cmd_score(args: argparse.Namespace) -> None:
+    with duckdb.connect(str(warehouse_path())) as con:
+        for spec in _selected(args.models):
+            started = time.perf_counter()
+            result = score(con, spec, _now())
+            print(
+                f"{spec.name} v{result.version}: {result.rows:,} rows -> {result.table}"
+                f"{'' if result.flagged is None else f', {result.flagged:,} flagged'}; "
+                f"backtest {result.backtest_rows:,} rows -> {result.backtest_table}; "
+                f"{time.perf_counter() - started:.1f}s"
+            )
+
+
+def cmd_rollback(args: argparse.Namespace) -> None:
+    with duckdb.connect(str(warehouse_path())) as con:
+        registry.ensure_schema(con)
+        registry.rollback(con, args.model, args.version, args.reason, _now())
+        print(f"{args.model}: champion is now v{args.version}")
+
+
+def cmd_status(args: argparse.Namespace) -> None:
+    with duckdb.connect(str(warehouse_path()), read_only=True) as con:
+        rows = con.sql(
+            "select r.model_name, r.version, r.training_cutoff, a.alias, r.trained_at "
+            "from ml.model_registry r left join ml.model_aliases a using (model_name, version) "
+            "order by 1, 2"
+        ).fetchall()
+    for row in rows:
+        print(*row, sep="\t")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ml", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    train = sub.add_parser("train", help="train, register and gate models (all specs by default)")
+    train.add_argument("models", nargs="*")
+    train.set_defaults(run=cmd_train)
+    scoring = sub.add_parser("score", help="batch-score with each model's champion")
+    scoring.add_argument("models", nargs="*")
+    scoring.set_defaults(run=cmd_score)
+    back = sub.add_parser("rollback", help="point a model's champion at an earlier version")
+    back.add_argument("model")
+    back.add_argument("version", type=int)
+    back.add_argument("--reason", default="manual rollback")
+    back.set_defaults(run=cmd_rollback)
+    status = sub.add_parser("status", help="registered versions and their aliases")
+    status.set_defaults(run=cmd_status)
+    args = parser.parse_args(argv)
+    try:
+        args.run(args)
+    except (SpecError, FeatureRelationError, ModelNotFoundError, ArtifactError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,176 @@
+"""Reading a spec's feature relation from DuckDB: the cutoff, the labelled rows and the time split.
+
+Rows are ordered by the entity key before anything else sees them, so the same data always gives
+the same arrays. Labels respect maturity: a binary row is labelled only once its window has closed
+at the cutoff, and its label is positive only if the outcome was known by then.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from ml.errors import FeatureRelationError
+from ml.identifiers import quote, quote_relation
+from ml.specs import ModelSpec
+
+SPLITS = ("train", "validation", "test")
+
+
+@dataclass(frozen=True)
+class Window:
+    """The time boundaries of one training run (all naive UTC)."""
+
+    cutoff: datetime
+    matured_until: datetime
+    test_start: datetime
+    validation_start: datetime
+    train_start: datetime | None
+
+    def split_of(self, event_time: pl.Expr) -> pl.Expr:
+        return (
+            pl.when(event_time > self.test_start)
+            .then(pl.lit("test"))
+            .when(event_time > self.validation_start)
+            .then(pl.lit("validation"))
+            .otherwise(pl.lit("train"))
+        )
+
+
+@dataclass(frozen=True)
+class LabelledData:
+    frame: pl.DataFrame  # keys, event time, features, label, split (+ baseline), ordered by key
+    window: Window
+
+    def part(self, split: str) -> pl.DataFrame:
+        return self.frame.filter(pl.col("_split") == split)
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of the training rows (keys, features and labels, in order)."""
+        digest = hashlib.sha256()
+        for column in self.frame.columns:
+            series = self.frame[column]
+            digest.update(column.encode())
+            digest.update(series.is_null().to_numpy().tobytes())
+            if series.dtype.is_numeric() or series.dtype == pl.Boolean or series.dtype.is_temporal():
+                digest.update(series.to_physical().cast(pl.Float64).fill_null(0).to_numpy().tobytes())
+            else:
+                digest.update("\x1f".join(series.cast(pl.String).fill_null("").to_list()).encode())
+        return digest.hexdigest()
+
+
+def _event(spec: ModelSpec) -> str:
+    return f"cast({quote(spec.event_timestamp)} as timestamp)"
+
+
+def check_relation(con: duckdb.DuckDBPyConnection, spec: ModelSpec) -> dict[str, str]:
+    """The relation's column types; raises FeatureRelationError naming every missing column."""
+    relation = quote_relation(spec.features_relation)
+    try:
+        described = con.sql(f"describe select * from {relation}").fetchall()
+    except duckdb.CatalogException as exc:
+        raise FeatureRelationError(
+            f"{spec.source_path}: features_relation {spec.features_relation} does not exist (run dbt first)"
+        ) from exc
+    types = {name: kind for name, kind, *_ in described}
+    needed = [
+        *spec.entity_key,
+        spec.event_timestamp,
+        spec.label.column,
+        *spec.features.names,
+        *([spec.sample_filter] if spec.sample_filter else []),
+        *([spec.baseline_column] if spec.baseline_column else []),
+    ]
+    missing = [column for column in needed if column not in types]
+    if missing:
+        raise FeatureRelationError(f"{spec.source_path}: {spec.features_relation} has no columns {missing}")
+    if spec.task == "binary" and not types[spec.label.column].startswith("TIMESTAMP"):
+        raise FeatureRelationError(
+            f"{spec.source_path}: label.column {spec.label.column} must be a timestamp for a binary task "
+            f"(when the positive outcome became known), got {types[spec.label.column]}"
+        )
+    return types
+
+
+def resolve_cutoff(con: duckdb.DuckDBPyConnection, spec: ModelSpec) -> datetime:
+    """Latest event (with a known outcome, for regression) minus the spec's days."""
+    where = [f"{quote(spec.label.column)} is not null"] if spec.task == "regression" else []
+    if spec.sample_filter:
+        where.append(quote(spec.sample_filter))
+    clause = f"where {' and '.join(where)}" if where else ""
+    latest = con.sql(
+        f"select max({_event(spec)}) from {quote_relation(spec.features_relation)} {clause}"
+    ).fetchone()[0]
+    if latest is None:
+        raise FeatureRelationError(f"{spec.source_path}: {spec.features_relation} has no rows to train on")
+    return latest - timedelta(days=spec.split.cutoff_days_before_latest)
+
+
+def window_for(spec: ModelSpec, cutoff: datetime) -> Window:
+    matured_until = cutoff - timedelta(days=spec.label.maturity_days)
+    test_start = matured_until - timedelta(days=spec.split.test_days)
+    validation_start = test_start - timedelta(days=spec.split.validation_days)
+    train_start = validation_start - timedelta(days=spec.split.train_days) if spec.split.train_days else None
+    return Window(cutoff, matured_until, test_start, validation_start, train_start)
+
+
+def unique_columns(*groups: tuple[str, ...] | list[str]) -> list[str]:
+    """Column names in order, each once (a key column may also be a feature)."""
+    return list(dict.fromkeys(name for group in groups for name in group))
+
+
+def _select_list(spec: ModelSpec, cutoff: datetime) -> str:
+    label = quote(spec.label.column)
+    if spec.task == "binary":
+        label_sql = f"cast(coalesce({label} <= timestamp '{cutoff.isoformat(sep=' ')}', false) as integer)"
+    else:
+        label_sql = f"cast({label} as double)"
+    columns = [quote(c) for c in unique_columns(spec.entity_key, spec.features.names)]
+    columns.append(f"{_event(spec)} as _event_time")
+    columns.append(f"{label_sql} as _label")
+    if spec.baseline_column:
+        columns.append(f"cast({quote(spec.baseline_column)} as double) as _baseline")
+    return ", ".join(columns)
+
+
+def load_labelled(con: duckdb.DuckDBPyConnection, spec: ModelSpec, cutoff: datetime) -> LabelledData:
+    """Matured, labelled rows up to the cutoff, ordered by key, with their split."""
+    check_relation(con, spec)
+    window = window_for(spec, cutoff)
+    where = [f"{_event(spec)} <= timestamp '{window.matured_until.isoformat(sep=' ')}'"]
+    if window.train_start:
+        where.append(f"{_event(spec)} > timestamp '{window.train_start.isoformat(sep=' ')}'")
+    if spec.task == "regression":
+        where.append(f"{quote(spec.label.column)} is not null")
+    if spec.sample_filter:
+        where.append(quote(spec.sample_filter))
+    order = ", ".join(quote(c) for c in spec.entity_key)
+    sql = (
+        f"select {_select_list(spec, cutoff)} from {quote_relation(spec.features_relation)} "
+        f"where {' and '.join(where)} order by {order}"
+    )
+    frame = con.sql(sql).pl()
+    frame = frame.with_columns(window.split_of(pl.col("_event_time")).alias("_split"))
+    counts = dict(frame.group_by("_split").len().iter_rows())
+    empty = [split for split in SPLITS if not counts.get(split)]
+    if empty:
+        raise FeatureRelationError(
+            f"{spec.source_path}: no rows in the {empty} window(s) of {spec.features_relation} "
+            f"(cutoff {cutoff}, matured until {window.matured_until}); more history is needed"
+        )
+    if spec.task == "binary":
+        positives = frame.filter(pl.col("_split") == "train")["_label"].sum()
+        if not positives:
+            raise FeatureRelationError(f"{spec.source_path}: no positive labels in the training window")
+    return LabelledData(frame=frame, window=window)
+
+
+def to_matrix(frame: pl.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
+    """Float64 feature matrix (nulls as NaN) in the given column order."""
+    return frame.select([pl.col(c).cast(pl.Float64) for c in columns]).to_numpy()

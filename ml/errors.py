@@ -1,0 +1,19 @@
+"""The ML package's exceptions: narrow classes whose messages name the file, the field and the value."""
+
+from __future__ import annotations
+
+
+class SpecError(ValueError):
+    """A model spec is malformed: unknown key, missing field, wrong type, unsafe identifier."""
+
+
+class FeatureRelationError(ValueError):
+    """The feature relation does not match the spec (missing column, wrong type, no rows)."""
+
+
+class ModelNotFoundError(LookupError):
+    """No registered version (or alias) matches the request."""
+
+
+class ArtifactError(RuntimeError):
+    """A model artifact is missing, altered, or was written by an incompatible version."""

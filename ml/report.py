@@ -1,0 +1,124 @@
+"""The model card: a Markdown page and PNG plots written beside each registered version."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.metrics import precision_recall_curve, roc_curve
+
+from ml.train import TrainedModel
+
+
+def _png(figure: plt.Figure) -> bytes:
+    buffer = io.BytesIO()
+    # no timestamps in the PNG metadata: the same model gives the same bytes
+    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight", metadata={"Software": None})
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def importance_plot(model: TrainedModel, top: int = 20) -> bytes:
+    gains = model.booster.feature_importance("gain")
+    names = model.booster.feature_name()
+    order = np.argsort(gains)[::-1][:top][::-1]
+    figure, axis = plt.subplots(figsize=(6, 0.3 * len(order) + 1))
+    axis.barh([names[i] for i in order], gains[order])
+    axis.set_xlabel("total gain")
+    axis.set_title("Feature importance")
+    return _png(figure)
+
+
+def binary_plots(labels: np.ndarray, scores: np.ndarray) -> dict[str, bytes]:
+    precision, recall, _ = precision_recall_curve(labels, scores)
+    figure, axis = plt.subplots(figsize=(5, 4))
+    axis.plot(recall, precision)
+    axis.set(xlabel="recall", ylabel="precision", title="Precision-recall (test window)")
+    plots = {"pr_curve.png": _png(figure)}
+    false_positive, true_positive, _ = roc_curve(labels, scores)
+    figure, axis = plt.subplots(figsize=(5, 4))
+    axis.plot(false_positive, true_positive)
+    axis.plot([0, 1], [0, 1], linestyle=":")
+    axis.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC (test window)")
+    plots["roc_curve.png"] = _png(figure)
+    predicted, observed, counts = calibration_bins(labels, scores)
+    figure, axis = plt.subplots(figsize=(5, 4))
+    axis.plot(predicted, observed, marker="o")
+    for x, y, n in zip(predicted, observed, counts, strict=True):
+        axis.annotate(f"{n:,}", (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
+    axis.plot([1e-4, 1], [1e-4, 1], linestyle=":")
+    axis.set(xscale="log", yscale="log", xlabel="mean predicted probability", ylabel="observed rate")
+    axis.set_title("Calibration (test window; rows per bin)")
+    plots["calibration.png"] = _png(figure)
+    return plots
+
+
+# Log-spaced bins: with a rare positive class, equal-count bins all sit near zero.
+CALIBRATION_EDGES = np.array([0.0, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 0.6, 0.9, 1.0 + 1e-9])
+
+
+def calibration_bins(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean predicted probability, observed positive rate and row count per non-empty bin."""
+    bins = np.digitize(scores, CALIBRATION_EDGES[1:-1])
+    counts = np.bincount(bins, minlength=len(CALIBRATION_EDGES) - 1)
+    kept = np.flatnonzero(counts)
+    predicted = np.bincount(bins, weights=scores, minlength=counts.size)[kept] / counts[kept]
+    observed = np.bincount(bins, weights=labels, minlength=counts.size)[kept] / counts[kept]
+    # a bin with no positives cannot be drawn on a log axis: show it at a floor
+    return predicted, np.maximum(observed, 1e-4), counts[kept]
+
+
+def regression_plots(
+    days: np.ndarray, actual: np.ndarray, predicted: np.ndarray, baseline: np.ndarray | None
+) -> dict[str, bytes]:
+    order = np.argsort(days)
+    unique_days, first = np.unique(days[order], return_index=True)
+    totals = {
+        name: np.add.reduceat(values[order], first)
+        for name, values in (("actual", actual), ("model", predicted))
+    }
+    if baseline is not None:
+        totals["baseline"] = np.add.reduceat(baseline[order], first)
+    figure, axis = plt.subplots(figsize=(7, 3.5))
+    for name, values in totals.items():
+        axis.plot(unique_days, values, label=name)
+    axis.legend()
+    axis.set(ylabel="units (all series)", title="Daily totals on the test window")
+    figure.autofmt_xdate()
+    return {"daily_totals.png": _png(figure)}
+
+
+def _table(metrics: dict) -> str:
+    rows = [
+        f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in sorted(metrics.items())
+    ]
+    return "\n".join(["| metric | value |", "|---|---|", *rows])
+
+
+def model_card(model: TrainedModel, version: int, facts: dict, metrics: dict, plots: list[str]) -> str:
+    spec = model.spec
+    sections = [
+        f"# {spec.name} v{version}",
+        spec.description.strip(),
+        "## Training",
+        "\n".join(f"- **{k}**: {v}" for k, v in facts.items()),
+        "## Test-window metrics (out of time)",
+        _table(metrics["test"]),
+    ]
+    if "baseline" in metrics:
+        sections += ["## Baseline on the same rows", _table(metrics["baseline"])]
+    if "champion" in metrics:
+        sections += ["## Current champion on the same rows", _table(metrics["champion"])]
+    sections += ["## Plots", "\n".join(f"![{p}](plots/{p})" for p in plots)]
+    sections += [
+        "## Limitations",
+        "- Trained on the retailer's own history only; drift in behaviour or in the data feeds "
+        "changes its quality.\n"
+        "- Metrics come from one out-of-time window; small windows give noisy figures.\n"
+        f"- Labels mature after {spec.label.maturity_days} days: recent rows are unlabelled at training.",
+    ]
+    return "\n\n".join(sections) + "\n"

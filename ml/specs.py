@@ -1,0 +1,342 @@
+"""Model specs: one YAML file per model, parsed and validated into frozen, typed dataclasses.
+
+Every error names the file and the field (for example ``payment_fraud.yml: split.test_days: expected
+an integer >= 1, got 'x'``). Model-specific knowledge lives in the YAML and the feature SQL; nothing
+in this package knows what a model predicts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from ml.errors import SpecError
+from ml.identifiers import is_identifier
+
+Task = Literal["binary", "regression"]
+TASKS: tuple[str, ...] = ("binary", "regression")
+# Metrics a gate may name, and whether larger is better.
+METRIC_DIRECTIONS: dict[str, dict[str, bool]] = {
+    "binary": {
+        "auc_pr": True,
+        "auc_roc": True,
+        "log_loss": False,
+        "brier": False,
+        "recall_at_precision_90": True,
+    },
+    "regression": {"wape": False, "mae": False, "rmse": False, "abs_bias": False},
+}
+SPEC_DIR = Path(__file__).parent / "models"
+
+
+@dataclass(frozen=True)
+class LabelSpec:
+    """binary: `column` is the time the positive outcome became known (null: not known);
+    regression: `column` is the target value. A row is labelled once its event time plus
+    `maturity_days` is at or before the training cutoff."""
+
+    column: str
+    maturity_days: int
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    numeric: tuple[str, ...]
+    categorical: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.numeric + self.categorical
+
+
+@dataclass(frozen=True)
+class LightGBMSpec:
+    params: dict[str, Any]
+    num_boost_round: int = 1000
+    early_stopping_rounds: int = 50
+    seed: int = 7
+    num_threads: int = 2
+
+
+@dataclass(frozen=True)
+class SplitSpec:
+    """The cutoff is the latest event (with a known outcome, for regression) minus
+    `cutoff_days_before_latest`; matured rows before it are split by time into train,
+    validation (early stopping, calibration, threshold) and an out-of-time test window."""
+
+    cutoff_days_before_latest: int
+    validation_days: int
+    test_days: int
+    train_days: int | None = None
+
+
+@dataclass(frozen=True)
+class GateSpec:
+    floors: dict[str, float] = field(default_factory=dict)
+    champion_margin: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ScoringSpec:
+    """Which rows are scored: all of them, or those in the `next_days` after the cutoff."""
+
+    window: Literal["all", "next_days"] = "all"
+    next_days: int | None = None
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    table: str
+    score_column: str
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    description: str
+    task: Task
+    features_relation: str
+    entity_key: tuple[str, ...]
+    event_timestamp: str
+    label: LabelSpec
+    features: FeatureSpec
+    lightgbm: LightGBMSpec
+    split: SplitSpec
+    gates: GateSpec
+    output: OutputSpec
+    scoring: ScoringSpec = field(default_factory=ScoringSpec)
+    sample_filter: str | None = None
+    baseline_column: str | None = None
+    calibration: Literal["none", "platt"] = "none"
+    operating_precision: float | None = None
+    reason_codes: int = 3
+    source_path: str = ""
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def spec_hash(self) -> str:
+        """SHA-256 of the spec's content (key order independent)."""
+        return hashlib.sha256(json.dumps(self.raw, sort_keys=True, default=str).encode()).hexdigest()
+
+    @property
+    def backtest_table(self) -> str:
+        schema, _ = self.output.table.split(".")
+        return f"{schema}.{self.name}_backtest"
+
+
+class _Section:
+    """Reads one mapping of a spec, recording which keys were used; errors name file and field."""
+
+    def __init__(self, data: object, where: str, path: str) -> None:
+        if not isinstance(data, dict):
+            raise SpecError(f"{path}: {where or 'spec'}: expected a mapping, got {type(data).__name__}")
+        self.data, self.where, self.path, self.used = data, where, path, set()
+
+    def _field(self, key: str) -> str:
+        return f"{self.where}.{key}" if self.where else key
+
+    def error(self, key: str, message: str) -> SpecError:
+        return SpecError(f"{self.path}: {self._field(key)}: {message}")
+
+    def get(
+        self, key: str, kind: type | tuple[type, ...], default: Any = ..., check=None, hint: str = ""
+    ) -> Any:
+        self.used.add(key)
+        if key not in self.data or self.data[key] is None:
+            if default is ...:
+                raise self.error(key, "is required")
+            return default
+        value = self.data[key]
+        ok = isinstance(value, kind) and not (isinstance(value, bool) and bool not in _as_tuple(kind))
+        if not ok or (check is not None and not check(value)):
+            expected = hint or " or ".join(k.__name__ for k in _as_tuple(kind))
+            raise self.error(key, f"expected {expected}, got {value!r}")
+        return value
+
+    def identifier(self, key: str, default: Any = ...) -> Any:
+        return self.get(key, str, default, is_identifier, "a lower-case SQL identifier")
+
+    def identifiers(self, key: str, default: Any = ...) -> tuple[str, ...]:
+        values = self.get(key, list, default, hint="a list of lower-case SQL identifiers")
+        if values is default:
+            return default
+        for value in values:
+            if not is_identifier(value):
+                raise self.error(key, f"expected lower-case SQL identifiers, got {value!r}")
+        if len(set(values)) != len(values):
+            raise self.error(key, f"has duplicates: {values}")
+        return tuple(values)
+
+    def section(self, key: str, default: Any = ...) -> _Section:
+        value = self.get(key, dict, {} if default is not ... else ...)
+        return _Section(value, self._field(key), self.path)
+
+    def finish(self) -> None:
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            raise SpecError(f"{self.path}: {self.where or 'spec'}: unknown keys {unknown}")
+
+
+def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def _positive(value: int) -> bool:
+    return value >= 1
+
+
+def _relation(value: str) -> bool:
+    parts = value.split(".")
+    return len(parts) == 2 and all(is_identifier(p) for p in parts)
+
+
+def parse_spec(data: object, path: str) -> ModelSpec:
+    """Validate a parsed YAML document into a ModelSpec; `path` is used in error messages."""
+    top = _Section(data, "", path)
+    name = top.identifier("name")
+    if Path(path).suffix in {".yml", ".yaml"} and Path(path).stem != name:
+        raise top.error("name", f"must match the file name {Path(path).stem!r}, got {name!r}")
+    task = top.get("task", str, check=lambda v: v in TASKS, hint=f"one of {list(TASKS)}")
+
+    label_s = top.section("label")
+    label = LabelSpec(
+        column=label_s.identifier("column"),
+        maturity_days=label_s.get("maturity_days", int, check=lambda v: v >= 0, hint="an integer >= 0"),
+    )
+    label_s.finish()
+
+    features_s = top.section("features")
+    features = FeatureSpec(
+        numeric=features_s.identifiers("numeric", ()),
+        categorical=features_s.identifiers("categorical", ()),
+    )
+    features_s.finish()
+    if not features.names:
+        raise features_s.error("numeric", "at least one feature is required")
+    if set(features.numeric) & set(features.categorical):
+        raise features_s.error(
+            "categorical", f"listed as numeric too: {set(features.numeric) & set(features.categorical)}"
+        )
+
+    lgb_s = top.section("lightgbm")
+    lightgbm = LightGBMSpec(
+        params=lgb_s.get("params", dict, {}),
+        num_boost_round=lgb_s.get("num_boost_round", int, 1000, _positive, "an integer >= 1"),
+        early_stopping_rounds=lgb_s.get("early_stopping_rounds", int, 50, _positive, "an integer >= 1"),
+        seed=lgb_s.get("seed", int, 7),
+        num_threads=lgb_s.get("num_threads", int, 2, _positive, "an integer >= 1"),
+    )
+    lgb_s.finish()
+    reserved = {"seed", "deterministic", "num_threads", "verbose", "categorical_feature"}
+    if reserved & set(lightgbm.params):
+        raise lgb_s.error(
+            "params", f"may not set {sorted(reserved & set(lightgbm.params))} (set by the trainer)"
+        )
+
+    split_s = top.section("split")
+    split = SplitSpec(
+        cutoff_days_before_latest=split_s.get(
+            "cutoff_days_before_latest", int, 0, lambda v: v >= 0, "an integer >= 0"
+        ),
+        validation_days=split_s.get("validation_days", int, check=_positive, hint="an integer >= 1"),
+        test_days=split_s.get("test_days", int, check=_positive, hint="an integer >= 1"),
+        train_days=split_s.get("train_days", int, None, _positive, "an integer >= 1"),
+    )
+    split_s.finish()
+
+    gates_s = top.section("gates", {})
+    known = METRIC_DIRECTIONS[task]
+
+    def metric_map(key: str) -> dict[str, float]:
+        values = gates_s.get(key, dict, {})
+        for metric, threshold in values.items():
+            if metric not in known:
+                raise gates_s.error(
+                    key, f"unknown metric {metric!r} for task {task} (known: {sorted(known)})"
+                )
+            if not isinstance(threshold, int | float) or isinstance(threshold, bool):
+                raise gates_s.error(f"{key}.{metric}", f"expected a number, got {threshold!r}")
+        return {m: float(v) for m, v in values.items()}
+
+    gates = GateSpec(floors=metric_map("floors"), champion_margin=metric_map("champion_margin"))
+    gates_s.finish()
+
+    output_s = top.section("output")
+    output = OutputSpec(
+        table=output_s.get("table", str, check=_relation, hint="schema.table of SQL identifiers"),
+        score_column=output_s.identifier("score_column"),
+    )
+    output_s.finish()
+
+    scoring_s = top.section("scoring", {})
+    window = scoring_s.get("window", str, "all", lambda v: v in ("all", "next_days"), "'all' or 'next_days'")
+    scoring = ScoringSpec(
+        window=window,
+        next_days=scoring_s.get(
+            "next_days", int, ... if window == "next_days" else None, _positive, "an integer >= 1"
+        ),
+    )
+    scoring_s.finish()
+
+    calibration = top.get("calibration", str, "none", lambda v: v in ("none", "platt"), "'none' or 'platt'")
+    if calibration != "none" and task != "binary":
+        raise top.error("calibration", "only binary models are calibrated")
+    operating_precision = top.get(
+        "operating_precision", float, None, lambda v: 0 < v < 1, "a number between 0 and 1"
+    )
+    if operating_precision is not None and task != "binary":
+        raise top.error("operating_precision", "only binary models have an operating point")
+
+    spec = ModelSpec(
+        name=name,
+        description=top.get("description", str),
+        task=task,
+        features_relation=top.get(
+            "features_relation", str, check=_relation, hint="schema.table of SQL identifiers"
+        ),
+        entity_key=top.identifiers("entity_key"),
+        event_timestamp=top.identifier("event_timestamp"),
+        label=label,
+        features=features,
+        lightgbm=lightgbm,
+        split=split,
+        gates=gates,
+        output=output,
+        scoring=scoring,
+        sample_filter=top.identifier("sample_filter", None),
+        baseline_column=top.identifier("baseline_column", None),
+        calibration=calibration,
+        operating_precision=operating_precision,
+        reason_codes=top.get("reason_codes", int, 3, lambda v: 0 <= v <= 10, "an integer in 0..10"),
+        source_path=path,
+        raw=data,
+    )
+    top.finish()
+    if not spec.entity_key:
+        raise top.error("entity_key", "at least one key column is required")
+    clash = set(spec.features.names) & {spec.label.column, spec.event_timestamp, spec.sample_filter}
+    if clash:
+        raise top.error(
+            "features", f"features may not include the timestamp, label or filter: {sorted(clash)}"
+        )
+    return spec
+
+
+def load_spec(path: Path) -> ModelSpec:
+    """Parse one spec file (YAML loaded safely)."""
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path.name}: not valid YAML: {exc}") from exc
+    return parse_spec(data, path.name)
+
+
+def load_specs(directory: Path = SPEC_DIR) -> dict[str, ModelSpec]:
+    """Every spec in a directory, by model name, in name order."""
+    specs = [load_spec(path) for path in sorted(directory.glob("*.yml"))]
+    return {spec.name: spec for spec in specs}

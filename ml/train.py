@@ -1,0 +1,122 @@
+"""Fitting a LightGBM model from a spec: deterministic, early-stopped on the validation window,
+calibrated (binary), with the operating threshold chosen on validation, never on test."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import lightgbm as lgb
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import precision_recall_curve
+
+from ml.dataset import LabelledData, to_matrix
+from ml.encoding import CodeBook
+from ml.specs import ModelSpec
+
+DEFAULT_OBJECTIVE = {"binary": "binary", "regression": "regression"}
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Platt scaling on the raw margin: monotone, so it changes probabilities, not the ranking."""
+
+    slope: float
+    intercept: float
+
+    def apply(self, margin: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-(self.slope * margin + self.intercept)))
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    spec: ModelSpec
+    booster: lgb.Booster  # truncated at the best iteration
+    codebook: CodeBook
+    calibration: Calibration | None
+    threshold: float | None
+    best_iteration: int
+
+    def predict_frame_matrix(self, matrix: np.ndarray) -> np.ndarray:
+        """Scores for an encoded feature matrix in spec feature order."""
+        if self.spec.task == "binary":
+            margin = self.booster.predict(matrix, raw_score=True)
+            if self.calibration is not None:
+                return self.calibration.apply(margin)
+            return 1.0 / (1.0 + np.exp(-margin))
+        return self.booster.predict(matrix)
+
+
+def lightgbm_params(spec: ModelSpec) -> dict:
+    """The spec's parameters plus the ones that make training reproducible."""
+    return {
+        "objective": DEFAULT_OBJECTIVE[spec.task],
+        **spec.lightgbm.params,
+        "seed": spec.lightgbm.seed,
+        "deterministic": True,
+        "force_row_wise": True,
+        "num_threads": spec.lightgbm.num_threads,
+        "verbose": -1,
+    }
+
+
+def _dataset(
+    spec: ModelSpec, codebook: CodeBook, data: LabelledData, split: str, reference=None
+) -> lgb.Dataset:
+    part = codebook.encode(data.part(split))
+    return lgb.Dataset(
+        to_matrix(part, spec.features.names),
+        label=part["_label"].to_numpy(),
+        feature_name=list(spec.features.names),
+        categorical_feature=list(spec.features.categorical),
+        reference=reference,
+        free_raw_data=True,
+    )
+
+
+def fit(spec: ModelSpec, data: LabelledData) -> TrainedModel:
+    codebook = CodeBook.fit(data.part("train"), spec.features.categorical)
+    train_set = _dataset(spec, codebook, data, "train")
+    valid_set = _dataset(spec, codebook, data, "validation", reference=train_set)
+    booster = lgb.train(
+        lightgbm_params(spec),
+        train_set,
+        num_boost_round=spec.lightgbm.num_boost_round,
+        valid_sets=[valid_set],
+        valid_names=["validation"],
+        callbacks=[lgb.early_stopping(spec.lightgbm.early_stopping_rounds, verbose=False)],
+    )
+    best = booster.best_iteration or booster.current_iteration()
+    # Reload from text so training, evaluation and scoring all use exactly the saved model.
+    final = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
+    model = TrainedModel(spec, final, codebook, None, None, best)
+    if spec.task != "binary":
+        return model
+    validation = codebook.encode(data.part("validation"))
+    matrix, labels = to_matrix(validation, spec.features.names), validation["_label"].to_numpy()
+    calibration = (
+        _platt(final.predict(matrix, raw_score=True), labels) if spec.calibration == "platt" else None
+    )
+    model = TrainedModel(spec, final, codebook, calibration, None, best)
+    threshold = None
+    if spec.operating_precision is not None:
+        threshold = threshold_for_precision(
+            labels, model.predict_frame_matrix(matrix), spec.operating_precision
+        )
+    return TrainedModel(spec, final, codebook, calibration, threshold, best)
+
+
+def _platt(margin: np.ndarray, labels: np.ndarray) -> Calibration:
+    regression = LogisticRegression(C=1e6, solver="lbfgs", max_iter=1000)
+    regression.fit(margin.reshape(-1, 1), labels)
+    return Calibration(slope=float(regression.coef_[0][0]), intercept=float(regression.intercept_[0]))
+
+
+def threshold_for_precision(labels: np.ndarray, scores: np.ndarray, precision_target: float) -> float:
+    """The lowest score threshold whose precision reaches the target (most recall); if none does,
+    the threshold with the best precision."""
+    precision, _, thresholds = precision_recall_curve(labels, scores)
+    precision = precision[:-1]  # the last point has no threshold
+    meeting = np.flatnonzero(precision >= precision_target)
+    index = meeting[0] if meeting.size else int(np.argmax(precision))
+    return float(thresholds[index])

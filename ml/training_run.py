@@ -1,0 +1,166 @@
+"""One training run of one spec: data -> model -> metrics -> artifact -> registry -> gate -> alias."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import numpy as np
+
+from ml import registry
+from ml.artifacts import load_artifact, write_artifact
+from ml.dataset import LabelledData, load_labelled, resolve_cutoff, to_matrix
+from ml.errors import ModelNotFoundError
+from ml.evaluate import binary_metrics, regression_metrics
+from ml.gates import GateResult, evaluate_gates
+from ml.report import binary_plots, importance_plot, model_card, regression_plots
+from ml.specs import ModelSpec
+from ml.train import TrainedModel, fit
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    model_name: str
+    version: int
+    promoted: bool
+    gate: GateResult
+    metrics: dict
+    artifact_path: Path
+    training_cutoff: datetime
+    rows: dict[str, int]
+
+
+def code_version() -> str:
+    """The git commit of the code that trained (with -dirty when uncommitted changes exist)."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain"], capture_output=True, text=True, timeout=10
+        ).stdout
+        return commit + ("-dirty" if dirty.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def predict_split(model: TrainedModel, data: LabelledData, split: str) -> tuple[np.ndarray, np.ndarray]:
+    part = model.codebook.encode(data.part(split))
+    return part["_label"].to_numpy(), model.predict_frame_matrix(to_matrix(part, model.spec.features.names))
+
+
+def test_metrics(model: TrainedModel, data: LabelledData) -> tuple[dict, np.ndarray, np.ndarray]:
+    labels, scores = predict_split(model, data, "test")
+    if model.spec.task == "binary":
+        metrics = binary_metrics(labels, scores, model.threshold)
+    else:
+        metrics = regression_metrics(labels, scores)
+    return metrics, labels, scores
+
+
+def _champion_metrics(
+    con: duckdb.DuckDBPyConnection, spec: ModelSpec, data: LabelledData
+) -> tuple[int, dict] | None:
+    """The champion re-evaluated on the candidate's test rows (None when there is no champion)."""
+    try:
+        champion = registry.resolve(con, spec.name)
+    except ModelNotFoundError:
+        return None
+    model = load_artifact(Path(champion.artifact_path), champion.artifact_hash)
+    missing = set(model.spec.features.names) - set(data.frame.columns)
+    if missing:
+        # The spec changed its features: compare with what the champion scored on its own window.
+        return champion.version, champion.metrics["test"]
+    metrics, _, _ = test_metrics(model, data)
+    return champion.version, metrics
+
+
+def run_training(
+    con: duckdb.DuckDBPyConnection, spec: ModelSpec, models_dir: Path, now: datetime
+) -> TrainingResult:
+    registry.ensure_schema(con)
+    cutoff = resolve_cutoff(con, spec)
+    data = load_labelled(con, spec, cutoff)
+    model = fit(spec, data)
+    metrics: dict = {}
+    metrics["test"], labels, scores = test_metrics(model, data)
+    test = data.part("test")
+    if spec.baseline_column:
+        baseline = test["_baseline"].fill_null(0).to_numpy()
+        metrics["baseline"] = regression_metrics(labels, baseline)
+    champion = _champion_metrics(con, spec, data)
+    if champion is not None:
+        metrics["champion"] = champion[1]
+        metrics["champion_version"] = champion[0]
+
+    plots = {"feature_importance.png": importance_plot(model)}
+    if spec.task == "binary":
+        plots.update(binary_plots(labels, scores))
+    else:
+        days = test["_event_time"].to_numpy()
+        plots.update(
+            regression_plots(
+                days, labels, scores, test["_baseline"].to_numpy() if spec.baseline_column else None
+            )
+        )
+
+    rows = {split: data.part(split).height for split in ("train", "validation", "test")}
+    version = registry.next_version(con, spec.name)
+    facts = {
+        "training cutoff": cutoff,
+        "matured until": data.window.matured_until,
+        "train window": f"{data.part('train')['_event_time'].min()} .. {data.window.validation_start}",
+        "validation window": f"{data.window.validation_start} .. {data.window.test_start}",
+        "test window": f"{data.window.test_start} .. {data.window.matured_until}",
+        "rows": rows,
+        "data fingerprint": data.fingerprint,
+        "best iteration": model.best_iteration,
+        "operating threshold": model.threshold,
+    }
+    card = model_card(model, version, facts, metrics, sorted(plots))
+    extra: dict[str, bytes | str] = {"card.md": card, **{f"plots/{name}": png for name, png in plots.items()}}
+    artifact = write_artifact(models_dir, model, version, metrics, data.fingerprint, extra)
+
+    gate = evaluate_gates(spec, metrics["test"], metrics.get("champion"))
+    with _transaction(con):
+        registry.register(
+            con,
+            {
+                "model_name": spec.name,
+                "version": version,
+                "trained_at": now,
+                "train_start": data.part("train")["_event_time"].min(),
+                "training_cutoff": cutoff,
+                "train_rows": rows["train"],
+                "validation_rows": rows["validation"],
+                "test_rows": rows["test"],
+                "data_fingerprint": data.fingerprint,
+                "code_version": code_version(),
+                "spec_hash": spec.spec_hash,
+                "feature_signature": {name: str(data.frame.schema[name]) for name in spec.features.names},
+                "parameters": {"lightgbm": spec.lightgbm.params, "best_iteration": model.best_iteration},
+                "metrics": metrics,
+                "artifact_path": str(artifact.path),
+                "artifact_hash": artifact.hash,
+            },
+        )
+        if gate.passed:
+            registry.record_alias(con, spec.name, "champion", version, "set", gate.summary, now)
+        else:
+            registry.record_alias(con, spec.name, "challenger", version, "set", gate.summary, now)
+            registry.record_alias(con, spec.name, "champion", version, "refused", gate.summary, now)
+    return TrainingResult(spec.name, version, gate.passed, gate, metrics, artifact.path, cutoff, rows)
+
+
+class _transaction:
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+
+    def __enter__(self) -> None:
+        self.con.execute("begin transaction")
+
+    def __exit__(self, kind, value, traceback) -> None:
+        self.con.execute("commit" if kind is None else "rollback")
