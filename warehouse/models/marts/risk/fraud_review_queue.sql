@@ -1,0 +1,61 @@
+{#- One row per payment the fraud champion flags (score at or above its operating threshold), with
+    the context a reviewer needs, PII masked, and why the model flagged it. -#}
+with scores as (
+    select * from {{ ref('stg_ml__payment_fraud_scores') }}
+),
+
+payments as (
+    select * from {{ ref('fct_payments') }}
+),
+
+customers as (
+    select * from {{ ref('dim_customers') }}
+),
+
+chargebacks as (
+    select * from {{ ref('fct_chargebacks') }}
+),
+
+fraud_chargebacks as (
+    select
+        payment_id,
+        min(received_at) as fraud_chargeback_at
+    from chargebacks
+    where is_fraud
+    group by payment_id
+),
+
+flagged as (
+    select * from scores
+    where is_flagged
+),
+
+final as (
+    select
+        flagged.payment_id,
+        payments.paid_at,
+        payments.channel,
+        payments.amount,
+        payments.currency,
+        payments.amount_usd,
+        payments.merchant_category_code,
+        payments.ip_country,
+        payments.customer_id,
+        customers.country_code as customer_country_code,
+        customers.email_domain as customer_email_domain,
+        customers.phone_masked as customer_phone_masked,
+        date_diff('day', customers.signed_up_at, payments.paid_at) as account_age_days,
+        flagged.fraud_score,
+        flagged.operating_threshold,
+        array_to_string(flagged.reason_codes, ', ') as reason_codes,
+        fraud_chargebacks.fraud_chargeback_at,
+        fraud_chargebacks.payment_id is not null as has_fraud_chargeback,
+        flagged.model_version,
+        flagged.scored_at
+    from flagged
+    inner join payments on flagged.payment_id = payments.payment_id
+    left join customers on payments.customer_id = customers.customer_id
+    left join fraud_chargebacks on flagged.payment_id = fraud_chargebacks.payment_id
+)
+
+select * from final
