@@ -16,12 +16,13 @@ export DBT_PROFILES_DIR ?= $(CURDIR)/warehouse
 SIM_ARGS ?= --seed 7 --start 2025-01-01 --days 425
 DEMO_STAMP := data/.demo-generated
 
-.PHONY: help install run data build test lint dev docs clean
+.PHONY: help install run data build evaluate test lint dev docs clean
 
 help:
 	@echo "make run    set up, generate the demo data, build the warehouse"
 	@echo "make test   set up, lint (ruff, sqlfluff) and run the test suite"
 	@echo "make lint   ruff + sqlfluff"
+	@echo "make evaluate  the champions against the simulator's oracle (quality bar)"
 	@echo "make docs   dbt docs generate"
 	@echo "make clean  remove data/ and dbt artifacts (keeps .venv)"
 
@@ -42,8 +43,15 @@ $(DEMO_STAMP): $(INSTALL_STAMP) $(wildcard simulator/*.py) $(wildcard seeds/*.cs
 
 data: $(DEMO_STAMP)
 
+# dbt, then the models train on its feature tables and score, then dbt rebuilds what reads the scores.
 build: install
 	cd warehouse && ../$(BIN)/dbt build
+	$(BIN)/python -m ml train
+	$(BIN)/python -m ml score
+	cd warehouse && ../$(BIN)/dbt build --select source:ml+
+
+evaluate: install
+	$(BIN)/python -m evaluation
 
 run: data build
 

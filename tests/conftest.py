@@ -17,17 +17,22 @@ DBT = Path(sys.executable).with_name("dbt")
 
 @dataclass(frozen=True)
 class DbtEnv:
-    """A private warehouse: its own landing zone, DuckDB file and dbt target/log paths."""
+    """A private warehouse: its own landing zone, DuckDB file, model store and dbt target/log paths."""
 
     landing_dir: Path
     database: Path
     work_dir: Path
+
+    @property
+    def models_dir(self) -> Path:
+        return self.work_dir / "models"
 
     def environ(self) -> dict[str, str]:
         return {
             **os.environ,
             "LANDING_DIR": str(self.landing_dir),
             "WAREHOUSE_DB": str(self.database),
+            "MODELS_DIR": str(self.models_dir),
             "DBT_PROFILES_DIR": str(WAREHOUSE_DIR),
             "DBT_TARGET_PATH": str(self.work_dir / "target"),
             "DBT_LOG_PATH": str(self.work_dir / "logs"),
@@ -47,6 +52,33 @@ class DbtEnv:
         if check and result.returncode != 0:
             pytest.fail(f"dbt {' '.join(args)} failed ({result.returncode}):\n{result.stdout[-6000:]}")
         return result
+
+    def python(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run `python -m ...` with this warehouse's environment."""
+        result = subprocess.run(
+            [sys.executable, *args],
+            cwd=REPO_ROOT,
+            env=self.environ(),
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        if result.returncode != 0:
+            pytest.fail(
+                f"python {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+            )
+        return result
+
+
+def generate_world(root: Path, **knobs) -> tuple[Path, Path]:
+    """Generate a landing zone and its oracle under `root`; returns (landing, oracle)."""
+    from simulator import SimConfig, generate
+
+    landing, oracle = root / "landing", root / "oracle"
+    generate(
+        SimConfig(out_dir=landing, oracle_dir=oracle, seeds_dir=REPO_ROOT / "seeds", progress=False, **knobs)
+    )
+    return landing, oracle
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,7 @@ from dataclasses import dataclass
 import duckdb
 import pytest
 
-from simulator import SimConfig, generate
-from tests.conftest import REPO_ROOT, DbtEnv
+from tests.conftest import DbtEnv, generate_world
 
 # Small enough for a few seconds of generation, with a defect rate high enough that every kind of
 # defect shows up, and long enough for chargebacks to arrive.
@@ -43,10 +42,7 @@ class BuiltWarehouse:
 @pytest.fixture(scope="session")
 def built_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltWarehouse]:
     root = tmp_path_factory.mktemp("warehouse")
-    landing, oracle = root / "landing", root / "oracle"
-    generate(
-        SimConfig(out_dir=landing, oracle_dir=oracle, seeds_dir=REPO_ROOT / "seeds", progress=False, **TINY)
-    )
+    landing, oracle = generate_world(root, **TINY)
     defects = json.loads((oracle / "defects.json").read_text())
     # The pipeline must never need the oracle: it is gone before dbt runs.
     shutil.rmtree(oracle)

@@ -1,0 +1,55 @@
+"""A default-scale world (what `make run` builds) taken through the real pipeline once per session:
+dbt build -> python -m ml train -> python -m ml score -> dbt build --select source:ml+."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import DbtEnv, generate_world
+
+
+@dataclass(frozen=True)
+class TrainedWarehouse:
+    env: DbtEnv
+    oracle_dir: Path
+    train_stdout: str
+
+    def query(self, sql: str, params: list | None = None) -> list[tuple]:
+        with duckdb.connect(str(self.env.database), read_only=True) as con:
+            return con.execute(sql, params or []).fetchall()
+
+    def scalar(self, sql: str, params: list | None = None):
+        return self.query(sql, params)[0][0]
+
+    def copy_to(self, root: Path) -> DbtEnv:
+        """A private copy (database and model store) for tests that change the registry."""
+        root.mkdir(parents=True, exist_ok=True)
+        shutil.copy(self.env.database, root / "warehouse.duckdb")
+        shutil.copytree(self.env.models_dir, root / "models")
+        # artifact paths in the registry point at the original store: repoint the copy
+        with duckdb.connect(str(root / "warehouse.duckdb")) as con:
+            con.execute(
+                "update ml.model_registry set artifact_path = replace(artifact_path, ?, ?)",
+                [str(self.env.models_dir), str(root / "models")],
+            )
+        return DbtEnv(landing_dir=self.env.landing_dir, database=root / "warehouse.duckdb", work_dir=root)
+
+
+@pytest.fixture(scope="session")
+def trained_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainedWarehouse]:
+    root = tmp_path_factory.mktemp("ml-warehouse")
+    landing, oracle = generate_world(root)  # the default world of `make run`
+    hidden_oracle = root.parent / f"{root.name}-oracle"
+    oracle.rename(hidden_oracle)  # the pipeline runs without the oracle in reach
+    env = DbtEnv(landing_dir=landing, database=root / "warehouse.duckdb", work_dir=root)
+    env.dbt("build")
+    trained = env.python("-m", "ml", "train")
+    env.python("-m", "ml", "score")
+    env.dbt("build", "--select", "source:ml+")
+    yield TrainedWarehouse(env=env, oracle_dir=hidden_oracle, train_stdout=trained.stdout)

@@ -1,0 +1,193 @@
+"""End to end on the default world: train, register, gate, score, and the marts that read the scores."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+import yaml
+
+from evaluation.oracle import run_checks
+from ml import registry
+from ml.artifacts import load_artifact
+from ml.errors import ArtifactError
+from ml.specs import SPEC_DIR, parse_spec
+from ml.training_run import run_training
+from tests.conftest import REPO_ROOT
+from tests.ml.conftest import TrainedWarehouse
+
+pytestmark = pytest.mark.slow
+
+MODELS = ("daily_demand", "payment_fraud")
+FORECAST = (
+    "select store_id, product_id, forecast_date, predicted_units from ml.daily_demand_scores order by 1, 2, 3"
+)
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_both_models_have_a_registered_champion(trained_warehouse: TrainedWarehouse) -> None:
+    rows = trained_warehouse.query("select model_name, version, alias from ml.model_aliases order by 1, 3")
+    assert rows == [("daily_demand", 1, "champion"), ("payment_fraud", 1, "champion")]
+    registered = trained_warehouse.query(
+        "select model_name, train_rows, test_rows, data_fingerprint, artifact_hash, training_cutoff "
+        "from ml.model_registry order by 1"
+    )
+    for name, train_rows, test_rows, fingerprint, artifact_hash, cutoff in registered:
+        assert train_rows > 0 and test_rows > 0, name
+        assert len(fingerprint) == len(artifact_hash) == 64
+        assert cutoff is not None
+
+
+def test_scores_and_marts_are_built(trained_warehouse: TrainedWarehouse) -> None:
+    for table in (
+        "ml.payment_fraud_scores",
+        "ml.daily_demand_scores",
+        "marts.fraud_review_queue",
+        "marts.demand_plan",
+    ):
+        assert trained_warehouse.scalar(f"select count(*) from {table}") > 0, table
+    # the demand forecast covers the 14 days after the cutoff for every series
+    days = trained_warehouse.scalar("select count(distinct forecast_date) from ml.daily_demand_scores")
+    assert days == 14
+
+
+def test_score_tables_match_the_dbt_source_contract(trained_warehouse: TrainedWarehouse) -> None:
+    # dbt's source YAML is the contract of the ML outputs; the Python writer must produce exactly it.
+    sources = yaml.safe_load((REPO_ROOT / "warehouse/models/staging/ml/_ml__sources.yml").read_text())
+    for table in sources["sources"][0]["tables"]:
+        declared = [(c["name"], c["data_type"].upper()) for c in table["columns"]]
+        actual = trained_warehouse.query(
+            "select column_name, data_type from information_schema.columns "
+            "where table_schema = 'ml' and table_name = ? order by ordinal_position",
+            [table["name"]],
+        )
+        assert actual == declared, table["name"]
+
+
+def test_quality_bar_against_the_oracle(trained_warehouse: TrainedWarehouse) -> None:
+    checks = run_checks(trained_warehouse.env.database, trained_warehouse.oracle_dir)
+    summary = [(c.name, c.reference_name, round(c.model, 4), round(c.reference, 4), c.passed) for c in checks]
+    assert all(c.passed for c in checks), summary
+    assert all(c.rows > 1000 for c in checks), summary
+
+
+def test_review_queue_holds_flagged_payments_with_reasons(trained_warehouse: TrainedWarehouse) -> None:
+    flagged = trained_warehouse.scalar("select count(*) from ml.payment_fraud_scores where is_flagged")
+    assert trained_warehouse.scalar("select count(*) from marts.fraud_review_queue") == flagged > 0
+    assert (
+        trained_warehouse.scalar("select count(*) from marts.fraud_review_queue where reason_codes = ''") == 0
+    )
+
+
+def test_rescoring_replaces_never_duplicates(trained_warehouse: TrainedWarehouse, tmp_path: Path) -> None:
+    env = trained_warehouse.copy_to(tmp_path)
+    # an exact checksum: a float sum() is added in parallel in no fixed order, its last digit varies
+    query = (
+        "select count(*), count(distinct payment_id), sum(hash(payment_id, fraud_score)) "
+        "from ml.payment_fraud_scores"
+    )
+    with duckdb.connect(str(env.database), read_only=True) as con:
+        before = con.sql(query).fetchone()
+    env.python("-m", "ml", "score", "payment_fraud")
+    with duckdb.connect(str(env.database), read_only=True) as con:
+        after = con.sql(query).fetchone()
+    assert after == before and after[0] == after[1]
+
+
+def test_same_data_and_spec_give_byte_identical_models_and_scores(
+    trained_warehouse: TrainedWarehouse, tmp_path: Path
+) -> None:
+    env = trained_warehouse.copy_to(tmp_path)
+    env.python("-m", "ml", "train")
+    env.python("-m", "ml", "score")
+    with duckdb.connect(str(env.database), read_only=True) as con:
+        paths = dict(
+            ((name, version), Path(path))
+            for name, version, path in con.sql(
+                "select model_name, version, artifact_path from ml.model_registry"
+            ).fetchall()
+        )
+        for name in MODELS:
+            assert sha256(paths[(name, 1)] / "model.txt") == sha256(paths[(name, 2)] / "model.txt"), name
+            assert registry.alias_version(con, name, "champion") == 2
+        new_scores = con.sql(
+            "select payment_id, fraud_score from ml.payment_fraud_scores order by 1"
+        ).fetchall()
+        new_forecast = con.sql(FORECAST).fetchall()
+    assert new_scores == trained_warehouse.query(
+        "select payment_id, fraud_score from ml.payment_fraud_scores order by 1"
+    )
+    assert new_forecast == trained_warehouse.query(FORECAST)
+
+
+def test_gate_refuses_a_model_below_its_floor_and_scoring_keeps_the_champion(
+    trained_warehouse: TrainedWarehouse, tmp_path: Path
+) -> None:
+    env = trained_warehouse.copy_to(tmp_path)
+    data = yaml.safe_load((SPEC_DIR / "payment_fraud.yml").read_text())
+    strict = copy.deepcopy(data)
+    strict["gates"]["floors"]["auc_pr"] = 0.999
+    spec = parse_spec(strict, "payment_fraud.yml")
+    now = datetime(2030, 1, 1)
+    with duckdb.connect(str(env.database)) as con:
+        result = run_training(con, spec, env.models_dir, now)
+        assert not result.promoted and "below floor 0.999" in result.gate.summary
+        assert registry.alias_version(con, "payment_fraud", "champion") == 1
+        assert registry.alias_version(con, "payment_fraud", "challenger") == 2
+        refused = con.execute(
+            "select version, reason from ml.model_alias_history "
+            "where model_name = 'payment_fraud' and action = 'refused'"
+        ).fetchall()
+        assert refused == [(2, result.gate.summary)]
+    env.python("-m", "ml", "score", "payment_fraud")
+    with duckdb.connect(str(env.database), read_only=True) as con:
+        assert con.sql("select distinct model_version from ml.payment_fraud_scores").fetchall() == [(1,)]
+
+
+def test_rollback_restores_an_earlier_champion(trained_warehouse: TrainedWarehouse, tmp_path: Path) -> None:
+    env = trained_warehouse.copy_to(tmp_path)
+    env.python("-m", "ml", "train", "daily_demand")  # v2 becomes champion
+    env.python("-m", "ml", "rollback", "daily_demand", "1", "--reason", "test rollback")
+    env.python("-m", "ml", "score", "daily_demand")
+    with duckdb.connect(str(env.database), read_only=True) as con:
+        assert registry.alias_version(con, "daily_demand", "champion") == 1
+        history = con.sql(
+            "select version, action, changed_at from ml.model_alias_history "
+            "where model_name = 'daily_demand' and alias = 'champion' order by changed_at"
+        ).fetchall()
+        assert [(v, a) for v, a, _ in history] == [(1, "set"), (2, "set"), (1, "rollback")]
+        # which version was live at a given time is a question the history answers
+        assert registry.live_version_at(con, "daily_demand", history[1][2] + timedelta(microseconds=1)) == 2
+        assert registry.live_version_at(con, "daily_demand", history[0][2] - timedelta(days=1)) is None
+        assert con.sql("select distinct model_version from ml.daily_demand_scores").fetchall() == [(1,)]
+
+
+def test_artifacts_hold_model_card_and_plots_and_detect_tampering(
+    trained_warehouse: TrainedWarehouse, tmp_path: Path
+) -> None:
+    env = trained_warehouse.copy_to(tmp_path)
+    with duckdb.connect(str(env.database), read_only=True) as con:
+        champion = registry.resolve(con, "payment_fraud")
+    path = Path(champion.artifact_path)
+    for name in ("model.txt", "spec.yml", "metrics.json", "manifest.json", "card.md"):
+        assert (path / name).is_file(), name
+    assert {p.name for p in (path / "plots").glob("*.png")} >= {
+        "pr_curve.png",
+        "roc_curve.png",
+        "calibration.png",
+        "feature_importance.png",
+    }
+    card = (path / "card.md").read_text()
+    assert "auc_pr" in card and "data fingerprint" in card and "Limitations" in card
+    load_artifact(path, champion.artifact_hash)
+    with (path / "model.txt").open("a") as handle:
+        handle.write("\n")
+    with pytest.raises(ArtifactError, match="was altered"):
+        load_artifact(path, champion.artifact_hash)
