@@ -87,7 +87,7 @@ def regression_plots(
     for name, values in totals.items():
         axis.plot(unique_days, values, label=name)
     axis.legend()
-    axis.set(ylabel="units (all series)", title="Daily totals on the test window")
+    axis.set(ylabel="sum over all rows", title="Actual vs predicted per day (test window)")
     figure.autofmt_xdate()
     return {"daily_totals.png": _png(figure)}
 
