@@ -9,7 +9,7 @@ with payments as (
 ),
 
 chargebacks as (
-    select * from {{ ref('fct_chargebacks') }}
+    select * from {{ ref('int_chargebacks_aggregated_to_payments') }}
 ),
 
 customer_versions as (
@@ -22,15 +22,6 @@ customer_first_seen as (
         min(signed_up_at) as signed_up_at
     from customer_versions
     group by customer_id
-),
-
-fraud_labels as (
-    select
-        payment_id,
-        min(received_at) as fraud_chargeback_at
-    from chargebacks
-    where is_fraud
-    group by payment_id
 ),
 
 velocity as (
@@ -96,7 +87,7 @@ with_country as (
     from payments
     asof left join customer_versions
         on payments.customer_id = customer_versions.customer_id
-        and payments.paid_at >= customer_versions.updated_at
+            and payments.paid_at >= customer_versions.updated_at
 ),
 
 final as (
@@ -113,8 +104,8 @@ final as (
         payments.ip_country,
         with_country.customer_country_code,
         payments.ip_country is not null
-            and with_country.customer_country_code is not null
-            and payments.ip_country <> with_country.customer_country_code as is_ip_country_mismatch,
+        and with_country.customer_country_code is not null
+        and payments.ip_country <> with_country.customer_country_code as is_ip_country_mismatch,
         date_diff('day', customer_first_seen.signed_up_at, payments.paid_at) as account_age_days,
         date_diff('day', velocity.card_first_paid_at, payments.paid_at) as card_age_days,
         velocity.card_payments_1h,
@@ -135,16 +126,16 @@ final as (
         case when payments.customer_id is not null then velocity.customer_avg_amount_usd_30d end
             as customer_avg_amount_usd_30d,
         case when payments.customer_id is not null
-            then payments.amount_usd / nullif(velocity.customer_avg_amount_usd_30d, 0)
+                then payments.amount_usd / nullif(velocity.customer_avg_amount_usd_30d, 0)
         end as amount_vs_customer_avg,
         payments.device_id is not null and velocity.is_first_use_of_device_by_customer as is_new_device,
         payments.customer_id is not null and velocity.is_first_use_of_card_by_customer as is_new_card,
-        fraud_labels.fraud_chargeback_at
+        chargebacks.first_fraud_chargeback_at as fraud_chargeback_at
     from payments
     inner join velocity on payments.payment_id = velocity.payment_id
     inner join with_country on payments.payment_id = with_country.payment_id
     left join customer_first_seen on payments.customer_id = customer_first_seen.customer_id
-    left join fraud_labels on payments.payment_id = fraud_labels.payment_id
+    left join chargebacks on payments.payment_id = chargebacks.payment_id
 )
 
 select * from final

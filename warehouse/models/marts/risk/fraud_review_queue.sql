@@ -13,16 +13,7 @@ customers as (
 ),
 
 chargebacks as (
-    select * from {{ ref('fct_chargebacks') }}
-),
-
-fraud_chargebacks as (
-    select
-        payment_id,
-        min(received_at) as fraud_chargeback_at
-    from chargebacks
-    where is_fraud
-    group by payment_id
+    select * from {{ ref('int_chargebacks_aggregated_to_payments') }}
 ),
 
 flagged as (
@@ -48,14 +39,14 @@ final as (
         flagged.fraud_score,
         flagged.operating_threshold,
         array_to_string(flagged.reason_codes, ', ') as reason_codes,
-        fraud_chargebacks.fraud_chargeback_at,
-        fraud_chargebacks.payment_id is not null as has_fraud_chargeback,
+        chargebacks.first_fraud_chargeback_at as fraud_chargeback_at,
+        coalesce(chargebacks.fraud_chargeback_count > 0, false) as has_fraud_chargeback,
         flagged.model_version,
         flagged.scored_at
     from flagged
     inner join payments on flagged.payment_id = payments.payment_id
     left join customers on payments.customer_id = customers.customer_id
-    left join fraud_chargebacks on flagged.payment_id = fraud_chargebacks.payment_id
+    left join chargebacks on flagged.payment_id = chargebacks.payment_id
 )
 
 select * from final
