@@ -45,7 +45,7 @@ series_days as (
         series.product_id,
         cast(unnest(generate_series(
             series.first_date,
-            (select max(sales_date) from daily_sales) + {{ horizon }},
+            (select max(daily_sales.sales_date) from daily_sales) + {{ horizon }},
             interval 1 day
         )) as date) as forecast_date
     from series
@@ -155,7 +155,7 @@ known_promotions as (
         on grid.product_id = promotions.product_id
             and (promotions.is_all_stores or grid.store_id = promotions.store_id)
             and grid.forecast_date between promotions.starts_on and promotions.ends_on
-            and promotions.loaded_on <= grid.origin_date
+            and grid.origin_date >= promotions.loaded_on
     group by grid.store_id, grid.product_id, grid.forecast_date
 ),
 
@@ -168,8 +168,8 @@ known_prices as (
     from grid
     inner join price_changes
         on grid.product_id = price_changes.product_id
-            and price_changes.valid_from <= grid.forecast_date
-            and price_changes.loaded_on <= grid.origin_date
+            and grid.forecast_date >= price_changes.valid_from
+            and grid.origin_date >= price_changes.loaded_on
     group by grid.store_id, grid.product_id, grid.forecast_date
 ),
 
@@ -194,7 +194,7 @@ final as (
         date_diff('day', products.launched_on, series_history.forecast_date) as days_since_launch,
         coalesce(known_prices.list_price_usd, products.launch_list_price_usd) as list_price_usd,
         coalesce(known_prices.list_price_usd, products.launch_list_price_usd)
-            / products.launch_list_price_usd as price_vs_launch,
+        / products.launch_list_price_usd as price_vs_launch,
         coalesce(known_promotions.discount_pct, 0) as discount_pct,
         series_history.units_same_weekday_lag_14,
         series_history.units_same_weekday_lag_21,
@@ -205,7 +205,7 @@ final as (
         series_history.units_mean_84d,
         series_history.units_mean_last_year_same_week,
         series_history.units_mean_last_year_same_week
-            / nullif(series_history.units_mean_last_year_before_origin, 0) as last_year_seasonal_ratio,
+        / nullif(series_history.units_mean_last_year_before_origin, 0) as last_year_seasonal_ratio,
         series_history.days_of_history,
         product_history.product_units_28d,
         store_history.store_units_28d,

@@ -36,7 +36,7 @@ recent_sales as (
         on forecast_windows.store_id = daily_sales.store_id
             and forecast_windows.product_id = daily_sales.product_id
             and daily_sales.sales_date >= forecast_windows.first_forecast_date - 56
-            and daily_sales.sales_date < forecast_windows.first_forecast_date
+            and forecast_windows.first_forecast_date > daily_sales.sales_date
     group by forecast_windows.store_id, forecast_windows.product_id
 ),
 
@@ -53,7 +53,7 @@ final as (
         recent_sales.units_per_day_last_28d,
         recent_sales.units_per_day_previous_28d,
         recent_sales.units_per_day_last_28d
-            / nullif(recent_sales.units_per_day_previous_28d, 0) - 1 as recent_trend_pct,
+        / nullif(recent_sales.units_per_day_previous_28d, 0) - 1 as recent_trend_pct,
         forecasts.model_version,
         forecasts.scored_at
     from forecasts
