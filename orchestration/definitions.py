@@ -1,9 +1,36 @@
-"""The one Dagster `Definitions` object that `workspace.yaml` loads.
-
-The asset graph (dbt models, training, scoring, publish) is assembled here by the orchestration
-issue; until then `make run` calls dbt directly and this object is empty.
-"""
+"""The one Dagster `Definitions` object that `workspace.yaml` loads: it only assembles."""
 
 import dagster as dg
 
-defs = dg.Definitions()
+from ml.specs import load_specs
+from orchestration.defs.automation import (
+    daily_refresh,
+    daily_schedule,
+    full_pipeline,
+    new_landing_day,
+    weekly_retraining,
+)
+from orchestration.defs.dbt.assets import warehouse_dbt_assets
+from orchestration.defs.dbt.checks import freshness_checks
+from orchestration.defs.dbt.resources import dbt_resource
+from orchestration.defs.dbt.sources import landing_source_specs
+from orchestration.defs.ml.assets import ml_assets, scores_key
+from orchestration.defs.publish.assets import publish_asset
+
+_sources = landing_source_specs()
+_ml = ml_assets()
+_marts = [key for key in warehouse_dbt_assets.keys if key.path[0] == "marts"]
+
+defs = dg.Definitions(
+    assets=[
+        *_sources,
+        warehouse_dbt_assets,
+        *_ml,
+        publish_asset([*_marts, *(scores_key(spec) for spec in load_specs().values())]),
+    ],
+    asset_checks=[freshness_checks(_sources)],
+    jobs=[full_pipeline, daily_refresh],
+    schedules=[daily_schedule, weekly_retraining],
+    sensors=[new_landing_day],
+    resources={"dbt": dbt_resource()},
+)

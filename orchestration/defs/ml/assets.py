@@ -1,0 +1,145 @@
+"""ML assets generated from the specs in ml/models/: per model a training asset (with the promotion
+gate as a blocking check) and a scoring asset (with score sanity as a blocking check). A new spec
+appears in the graph with no Python change."""
+
+# no `from __future__ import annotations`: Dagster checks the context annotation at runtime
+from datetime import UTC, datetime
+
+import dagster as dg
+import duckdb
+
+from ml.identifiers import quote, quote_relation
+from ml.settings import models_dir
+from ml.specs import ModelSpec, load_specs
+from orchestration.lib.environment import warehouse_db
+from orchestration.lib.translator import ML_GROUP, table_key
+
+# DuckDB allows one writing process per file: a transient lock held by someone else is retried.
+WRITER_RETRY = dg.RetryPolicy(max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTIAL)
+GATE_CHECK = "promotion_gate"
+SANITY_CHECK = "score_sanity"
+
+
+def model_key(spec: ModelSpec) -> dg.AssetKey:
+    return dg.AssetKey(["ml", f"{spec.name}_model"])
+
+
+def scores_key(spec: ModelSpec) -> dg.AssetKey:
+    return table_key(*spec.output.table.split("."))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _metric_metadata(metrics: dict) -> dict[str, float]:
+    return {
+        f"test/{k}": float(v)
+        for k, v in metrics.items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    }
+
+
+def training_asset(spec: ModelSpec) -> dg.AssetsDefinition:
+    key = model_key(spec)
+
+    @dg.asset(
+        key=key,
+        deps=[table_key(*spec.features_relation.split("."))],
+        group_name=ML_GROUP,
+        kinds={"lightgbm", "python"},
+        description=f"Trains, registers and gates {spec.name}: {spec.description.strip()}",
+        check_specs=[
+            dg.AssetCheckSpec(
+                GATE_CHECK, asset=key, blocking=True, description="floors and champion comparison"
+            )
+        ],
+        retry_policy=WRITER_RETRY,
+        metadata={"spec": spec.source_path},
+    )
+    def train(context: dg.AssetExecutionContext):
+        from ml.training_run import run_training  # LightGBM and friends load when a run needs them
+
+        with duckdb.connect(str(warehouse_db())) as con:
+            result = run_training(con, spec, models_dir(), _now())
+        card = (result.artifact_path / "card.md").read_text()
+        context.log.info(f"{spec.name} v{result.version}: {'champion' if result.promoted else 'challenger'}")
+        yield dg.MaterializeResult(
+            metadata={
+                "version": result.version,
+                "promoted": result.promoted,
+                "gate": result.gate.summary,
+                "training_cutoff": str(result.training_cutoff),
+                "rows": dg.MetadataValue.json(result.rows),
+                "artifact": dg.MetadataValue.path(str(result.artifact_path)),
+                "model_card": dg.MetadataValue.md(card),
+                **_metric_metadata(result.metrics["test"]),
+            },
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name=GATE_CHECK,
+                    passed=result.promoted,
+                    metadata={"version": result.version, "reasons": result.gate.summary},
+                )
+            ],
+        )
+
+    return train
+
+
+def scoring_asset(spec: ModelSpec) -> dg.AssetsDefinition:
+    key = scores_key(spec)
+
+    @dg.asset(
+        key=key,
+        deps=[model_key(spec)],
+        group_name=ML_GROUP,
+        kinds={"duckdb", "python"},
+        description=f"{spec.output.table}: {spec.name} scored by its champion.",
+        check_specs=[
+            dg.AssetCheckSpec(SANITY_CHECK, asset=key, blocking=True, description="no nulls, in range, rows")
+        ],
+        retry_policy=WRITER_RETRY,
+    )
+    def score_table(context: dg.AssetExecutionContext):
+        from ml import registry
+        from ml.score import score
+
+        with duckdb.connect(str(warehouse_db())) as con:
+            result = score(con, spec, _now())
+            column, table = quote(spec.output.score_column), quote_relation(spec.output.table)
+            nulls, low, high = con.execute(
+                f"select count(*) filter (where {column} is null), min({column}), max({column}) from {table}"
+            ).fetchone()
+            champion = registry.resolve(con, spec.name).version
+        upper = 1.0 if spec.task == "binary" else float("inf")
+        passed = result.rows > 0 and nulls == 0 and low is not None and low >= 0.0 and high <= upper
+        yield dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": result.rows,
+                "model_version": champion,
+                "flagged": result.flagged if result.flagged is not None else 0,
+                "backtest_rows": result.backtest_rows,
+            },
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name=SANITY_CHECK,
+                    passed=passed,
+                    metadata={
+                        "rows": result.rows,
+                        "nulls": nulls,
+                        "min": float(low or 0),
+                        "max": float(high or 0),
+                    },
+                )
+            ],
+        )
+
+    return score_table
+
+
+def ml_assets() -> list[dg.AssetsDefinition]:
+    assets: list[dg.AssetsDefinition] = []
+    for spec in load_specs().values():
+        assets += [training_asset(spec), scoring_asset(spec)]
+    return assets

@@ -1,0 +1,33 @@
+"""The publish asset: runs only after everything upstream materialized and its blocking checks passed."""
+
+import dagster as dg
+
+from orchestration.defs.publish.publishing import publish
+from orchestration.lib.environment import analytics_db, warehouse_db
+
+PUBLISH_KEY = dg.AssetKey(["publish", "analytics_duckdb"])
+
+
+def publish_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=PUBLISH_KEY,
+        deps=upstream,
+        group_name="publish",
+        kinds={"duckdb"},
+        description="data/analytics.duckdb: the marts and ml schemas, replaced atomically for analysts.",
+    )
+    def analytics_duckdb(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        result = publish(warehouse_db(), analytics_db())
+        context.log.info(f"published {len(result.tables)} tables to {result.path}")
+        return dg.MaterializeResult(
+            metadata={
+                "path": dg.MetadataValue.path(str(result.path)),
+                "tables": dg.MetadataValue.md(
+                    "| table | rows |\n|---|---:|\n"
+                    + "\n".join(f"| {t} | {n:,} |" for t, n in result.tables.items())
+                ),
+                "dagster/row_count": sum(result.tables.values()),
+            }
+        )
+
+    return analytics_duckdb

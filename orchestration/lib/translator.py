@@ -1,0 +1,53 @@
+"""The one dbt translator: asset keys and groups derive from where a table lands.
+
+One naming rule for SQL and Python tables: the key is [schema, table]. A dbt source in the `ml`
+schema therefore has the same key as the Python asset that writes it, so training and scoring sit
+upstream of the marts that read their output. Groups come from the dbt folder (`staging/...` ->
+`staging`); per-model exceptions belong in the model's YAML `meta: {dagster: ...}`, not here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator
+
+GROUP_BY_FOLDER = {
+    "staging": "staging",
+    "intermediate": "intermediate",
+    "features": "features",
+    "marts": "marts",
+    "audit": "audit",
+}
+SOURCE_GROUP = "sources"
+ML_GROUP = "ml"
+
+
+def table_key(schema: str, table: str) -> dg.AssetKey:
+    return dg.AssetKey([schema, table])
+
+
+def _schema_and_table(props: Mapping[str, Any]) -> tuple[str, str]:
+    table = props.get("alias") or props.get("identifier") or props["name"]
+    return props["schema"], table
+
+
+def _group(props: Mapping[str, Any]) -> str:
+    if props["resource_type"] == "source":
+        return ML_GROUP if props["schema"] == "ml" else SOURCE_GROUP
+    if props["resource_type"] == "seed":
+        return "reference"
+    if props["resource_type"] == "snapshot":
+        return "snapshots"
+    folder = props.get("fqn", ["", ""])[1]
+    return GROUP_BY_FOLDER.get(folder, "marts")
+
+
+class WarehouseTranslator(DagsterDbtTranslator):
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        props = self.get_resource_props(manifest, unique_id)
+        schema, table = _schema_and_table(props)
+        return spec.replace_attributes(key=table_key(schema, table), group_name=_group(props))

@@ -1,0 +1,22 @@
+"""The landing sensor starts one run per new landing day, and only once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from orchestration.defs.automation import new_landing_day
+
+
+def test_sensor_requests_a_run_for_each_new_day_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LANDING_DIR", str(tmp_path))
+    (tmp_path / "payments/payments/date=2025-03-01").mkdir(parents=True)
+    first = new_landing_day(dg.build_sensor_context())
+    assert isinstance(first, dg.RunRequest) and first.run_key == "landing-2025-03-01"
+    again = new_landing_day(dg.build_sensor_context(cursor="2025-03-01"))
+    assert isinstance(again, dg.SkipReason)
+    (tmp_path / "shop/orders/date=2025-03-02").mkdir(parents=True)
+    newer = new_landing_day(dg.build_sensor_context(cursor="2025-03-01"))
+    assert isinstance(newer, dg.RunRequest) and newer.tags["landing_day"] == "2025-03-02"

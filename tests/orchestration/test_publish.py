@@ -1,0 +1,64 @@
+"""Publishing is atomic: a reader holding the old file keeps its snapshot, a new reader sees the new
+file, and only the analyst-facing schemas are published."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+
+from orchestration.defs.publish.publishing import publish
+
+
+def build_file(path: Path, total: int) -> None:
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema marts; create schema ml; create schema staging")
+        con.execute(f"create table marts.fct_sales as select {total} as total")
+        con.execute("create table ml.scores as select 1 as score")
+        con.execute("create table staging.base_crm__customers as select 'a@example.com' as email")
+
+
+def test_publish_copies_only_marts_and_ml(tmp_path: Path) -> None:
+    build, target = tmp_path / "build.duckdb", tmp_path / "analytics.duckdb"
+    build_file(build, 1)
+    result = publish(build, target)
+    assert result.tables == {"marts.fct_sales": 1, "ml.scores": 1}
+    with duckdb.connect(str(target), read_only=True) as con:
+        schemas = {s for (s,) in con.sql("select distinct schema_name from duckdb_tables()").fetchall()}
+    assert schemas == {"marts", "ml"}
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_reader_keeps_its_snapshot_while_a_new_reader_sees_the_new_file(tmp_path: Path) -> None:
+    build, target = tmp_path / "build.duckdb", tmp_path / "analytics.duckdb"
+    build_file(build, 1)
+    publish(build, target)
+    # a separate process holds the old file open read-only across the publish
+    reader = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
+                "print(con.sql('select total from marts.fct_sales').fetchone()[0], flush=True); "
+                "sys.stdin.readline(); "
+                "print(con.sql('select total from marts.fct_sales').fetchone()[0], flush=True)"
+            ),
+            str(target),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert reader.stdout.readline().strip() == "1"
+    build.unlink()
+    build_file(build, 2)
+    publish(build, target)  # the reader does not block the publish
+    reader.stdin.write("\n")
+    reader.stdin.flush()
+    assert reader.stdout.readline().strip() == "1"  # old snapshot, never half of the new one
+    reader.wait(timeout=30)
+    with duckdb.connect(str(target), read_only=True) as con:
+        assert con.sql("select total from marts.fct_sales").fetchone()[0] == 2
