@@ -11,6 +11,10 @@ INSTALL_STAMP := $(VENV)/.installed
 export WAREHOUSE_DB ?= $(CURDIR)/data/warehouse.duckdb
 export LANDING_DIR ?= $(CURDIR)/data/landing
 export DBT_PROFILES_DIR ?= $(CURDIR)/warehouse
+export MODELS_DIR ?= $(CURDIR)/data/models
+export ANALYTICS_DB ?= $(CURDIR)/data/analytics.duckdb
+# Dagster's run history lives in the project, so it survives restarts of `make dev`.
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
 # The default demo world (see `python -m simulator generate --help`).
 SIM_ARGS ?= --seed 7 --start 2025-01-01 --days 425
@@ -21,6 +25,7 @@ DEMO_STAMP := data/.demo-generated
 help:
 	@echo "make run    set up, generate the demo data, build the warehouse"
 	@echo "make test   set up, lint (ruff, sqlfluff) and run the test suite"
+	@echo "make dev    the Dagster UI (asset graph, runs, checks) on http://127.0.0.1:3000"
 	@echo "make lint   ruff + sqlfluff"
 	@echo "make evaluate  the champions against the simulator's oracle (quality bar)"
 	@echo "make docs   dbt docs generate"
@@ -34,7 +39,15 @@ $(INSTALL_STAMP): pyproject.toml requirements.lock | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
 	touch $@
 
-install: $(INSTALL_STAMP)
+# The dbt manifest is prepared at build time, so the Dagster definitions load without parsing dbt.
+MANIFEST := warehouse/target/manifest.json
+DBT_SOURCES := $(shell find warehouse/models warehouse/macros warehouse/snapshots warehouse/tests seeds -type f 2>/dev/null)
+$(MANIFEST): $(INSTALL_STAMP) warehouse/dbt_project.yml $(DBT_SOURCES)
+	mkdir -p $(dir $(WAREHOUSE_DB))
+	cd warehouse && ../$(BIN)/dbt parse --quiet
+	touch $@
+
+install: $(INSTALL_STAMP) $(MANIFEST)
 
 # Regenerate the demo landing zone only when the simulator, its seeds or its arguments change.
 $(DEMO_STAMP): $(INSTALL_STAMP) $(wildcard simulator/*.py) $(wildcard seeds/*.csv) Makefile
@@ -43,19 +56,21 @@ $(DEMO_STAMP): $(INSTALL_STAMP) $(wildcard simulator/*.py) $(wildcard seeds/*.cs
 
 data: $(DEMO_STAMP)
 
-# dbt, then the models train on its feature tables and score, then dbt rebuilds what reads the scores.
-build: install
-	cd warehouse && ../$(BIN)/dbt build
-	$(BIN)/python -m ml train
-	$(BIN)/python -m ml score
-	cd warehouse && ../$(BIN)/dbt build --select source:ml+
+# The whole asset graph, headless, through Dagster: dbt, training (gated), scoring, the dbt marts
+# on the scores, and the atomic publish of data/analytics.duckdb.
+$(DAGSTER_HOME)/dagster.yaml: orchestration/dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp $< $@
+
+build: install $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dagster job execute -m orchestration.definitions -j full_pipeline
 
 evaluate: install
 	$(BIN)/python -m evaluation
 
 run: data build
 
-test: lint
+test: lint $(MANIFEST)
 	$(BIN)/python -m pytest
 
 # sqlfluff's dbt templater compiles the project against WAREHOUSE_DB (created empty if missing).
@@ -68,8 +83,8 @@ lint: install
 docs: install
 	cd warehouse && ../$(BIN)/dbt docs generate
 
-dev: install
-	@echo "The Dagster UI arrives with the orchestration issue; for now: make run"
+dev: install $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dagster dev -w workspace.yaml
 
 clean:
 	rm -rf data warehouse/target warehouse/logs
