@@ -1,19 +1,55 @@
 """Every dbt seed, snapshot and model as assets; every dbt test as an asset check.
 
 dbt runs as a subprocess that holds the DuckDB write lock while it works, so nothing in this
-process opens the file during the build (no row-count queries alongside it).
+process opens the file during the build. Row counts are read after dbt has exited and reported as
+observations of the assets it materialized.
 """
 
 # no `from __future__ import annotations`: Dagster checks the context annotation at runtime
-from dagster import AssetExecutionContext
+from collections.abc import Iterator
+
+import duckdb
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetMaterialization,
+    AssetObservation,
+    Backoff,
+    Output,
+    RetryPolicy,
+)
 from dagster_dbt import DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
+from ml.identifiers import quote_relation
 from orchestration.defs.dbt.resources import dbt_project
+from orchestration.lib.environment import warehouse_db
 from orchestration.lib.translator import WarehouseTranslator
 
 TRANSLATOR = WarehouseTranslator(DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
-@dbt_assets(manifest=dbt_project().manifest_path, dagster_dbt_translator=TRANSLATOR, name="warehouse_dbt")
+def row_counts(keys: list[AssetKey]) -> Iterator[AssetObservation]:
+    """`dagster/row_count` for each materialized table, read once dbt released the file."""
+    with duckdb.connect(str(warehouse_db()), read_only=True) as con:
+        for key in keys:
+            relation = quote_relation(".".join(key.path))
+            (rows,) = con.execute(f"select count(*) from {relation}").fetchone()
+            yield AssetObservation(asset_key=key, metadata={"dagster/row_count": int(rows)})
+
+
+@dbt_assets(
+    manifest=dbt_project().manifest_path,
+    dagster_dbt_translator=TRANSLATOR,
+    name="warehouse_dbt",
+    # a DuckDB lock held by another process (an analyst on the build file) is transient: retry
+    retry_policy=RetryPolicy(max_retries=3, delay=10, backoff=Backoff.EXPONENTIAL),
+)
 def warehouse_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
-    yield from dbt.cli(["build"], context=context).stream()
+    materialized: list[AssetKey] = []
+    for event in dbt.cli(["build"], context=context).stream():
+        if isinstance(event, Output):
+            materialized.append(context.asset_key_for_output(event.output_name))
+        elif isinstance(event, AssetMaterialization):
+            materialized.append(event.asset_key)
+        yield event
+    yield from row_counts(materialized)
