@@ -20,3 +20,15 @@ def test_sensor_requests_a_run_for_each_new_day_once(tmp_path: Path, monkeypatch
     (tmp_path / "shop/orders/date=2025-03-02").mkdir(parents=True)
     newer = new_landing_day(dg.build_sensor_context(cursor="2025-03-01"))
     assert isinstance(newer, dg.RunRequest) and newer.tags["landing_day"] == "2025-03-02"
+
+
+def test_dbt_is_retried_on_a_lock_conflict_and_never_on_a_failed_test() -> None:
+    from orchestration.defs.dbt.assets import lock_retry_or_raise
+
+    locked = RuntimeError('IO Error: Could not set lock on file "warehouse.duckdb": Conflicting lock is held')
+    with pytest.raises(dg.RetryRequested) as retry:
+        lock_retry_or_raise(locked, retry_number=2)
+    assert retry.value.seconds_to_wait == 40 and retry.value.max_retries == 3
+    failed_test = RuntimeError("Failure in test accepted_values_int_order_items_aggregated_currency_count")
+    with pytest.raises(RuntimeError, match="Failure in test"):
+        lock_retry_or_raise(failed_test, retry_number=0)

@@ -14,9 +14,8 @@ from dagster import (
     AssetKey,
     AssetMaterialization,
     AssetObservation,
-    Backoff,
     Output,
-    RetryPolicy,
+    RetryRequested,
 )
 from dagster_dbt import DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
@@ -26,6 +25,17 @@ from orchestration.lib.environment import warehouse_db
 from orchestration.lib.translator import WarehouseTranslator
 
 TRANSLATOR = WarehouseTranslator(DagsterDbtTranslatorSettings(enable_asset_checks=True))
+# DuckDB's message when another process holds the file: transient, so the step is retried.
+LOCK_CONFLICT = "Could not set lock on file"
+LOCK_RETRIES = 3
+
+
+def lock_retry_or_raise(error: Exception, retry_number: int) -> None:
+    """Retry (10 s, 20 s, 40 s) when dbt failed on a lock held by someone else; a failed test or
+    model is not transient and fails the step at once."""
+    if LOCK_CONFLICT in str(error):
+        raise RetryRequested(max_retries=LOCK_RETRIES, seconds_to_wait=10 * 2**retry_number) from error
+    raise error
 
 
 def row_counts(keys: list[AssetKey]) -> Iterator[AssetObservation]:
@@ -41,15 +51,17 @@ def row_counts(keys: list[AssetKey]) -> Iterator[AssetObservation]:
     manifest=dbt_project().manifest_path,
     dagster_dbt_translator=TRANSLATOR,
     name="warehouse_dbt",
-    # a DuckDB lock held by another process (an analyst on the build file) is transient: retry
-    retry_policy=RetryPolicy(max_retries=3, delay=10, backoff=Backoff.EXPONENTIAL),
 )
 def warehouse_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
     materialized: list[AssetKey] = []
-    for event in dbt.cli(["build"], context=context).stream():
+    invocation = dbt.cli(["build"], context=context, raise_on_error=False)
+    for event in invocation.stream():
         if isinstance(event, Output):
             materialized.append(context.asset_key_for_output(event.output_name))
         elif isinstance(event, AssetMaterialization):
             materialized.append(event.asset_key)
         yield event
+    error = invocation.get_error()
+    if error is not None:
+        lock_retry_or_raise(error, context.retry_number)
     yield from row_counts(materialized)
