@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
 import dagster as dg
 
-from orchestration.lib.environment import landing_dir
+from orchestration.lib.landing import newest_days
 
 EVERYTHING = dg.AssetSelection.all()
 TRAINING = dg.AssetSelection.groups("ml") & dg.AssetSelection.kind("lightgbm")
-PARTITION = re.compile(r"date=(\d{4}-\d{2}-\d{2})$")
 
 # One run writes the DuckDB file at a time; within a run, steps go one after another.
 full_pipeline = dg.define_asset_job(
@@ -33,8 +30,8 @@ weekly_retraining = dg.ScheduleDefinition(
 
 
 def newest_landing_day() -> str | None:
-    days = [m.group(1) for p in landing_dir().glob("*/*/date=*") if (m := PARTITION.search(p.name))]
-    return max(days) if days else None
+    days = newest_days().values()
+    return max(days).isoformat() if days else None
 
 
 @dg.sensor(

@@ -32,3 +32,23 @@ def test_dbt_is_retried_on_a_lock_conflict_and_never_on_a_failed_test() -> None:
     failed_test = RuntimeError("Failure in test accepted_values_int_order_items_aggregated_currency_count")
     with pytest.raises(RuntimeError, match="Failure in test"):
         lock_retry_or_raise(failed_test, retry_number=0)
+
+
+def test_landing_freshness_flags_a_system_that_stopped_exporting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orchestration.defs.dbt.checks import MAX_LAG_DAYS, lag_days
+    from orchestration.lib.landing import newest_days
+
+    monkeypatch.setenv("LANDING_DIR", str(tmp_path))
+    for folder in (
+        "payments/payments/date=2025-03-10",
+        "crm/customers/date=2025-03-09",
+        "shop/orders/date=2025-03-05",
+    ):
+        (tmp_path / folder).mkdir(parents=True)
+    newest = newest_days()
+    assert lag_days(newest, ("payments", "payments")) == 0
+    assert lag_days(newest, ("crm", "customers")) == 1 <= MAX_LAG_DAYS
+    assert lag_days(newest, ("shop", "orders")) == 5 > MAX_LAG_DAYS
+    assert lag_days(newest, ("disputes", "chargebacks")) is None
