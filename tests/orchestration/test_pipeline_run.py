@@ -42,7 +42,11 @@ def run_job(env: DbtEnv, job: str) -> subprocess.CompletedProcess[str]:
 def test_full_pipeline_builds_trains_scores_and_publishes(
     trained_warehouse: TrainedWarehouse, tmp_path: Path
 ) -> None:
-    env = trained_warehouse.copy_to(tmp_path)
+    # From an empty database, as on a first `make run`: guards against a dbt test of a model built
+    # after scoring being run (and failing on a missing table) in the first dbt step.
+    env = DbtEnv(
+        landing_dir=trained_warehouse.env.landing_dir, database=tmp_path / "fresh.duckdb", work_dir=tmp_path
+    )
     result = run_job(env, "full_pipeline")
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
     with duckdb.connect(str(env.work_dir / "analytics.duckdb"), read_only=True) as con:
@@ -52,7 +56,7 @@ def test_full_pipeline_builds_trains_scores_and_publishes(
         versions = con.sql(
             "select model_name, version from ml.model_aliases where alias = 'champion'"
         ).fetchall()
-    assert sorted(versions) == [("daily_demand", 2), ("payment_fraud", 2)]
+    assert sorted(versions) == [("daily_demand", 1), ("payment_fraud", 1)]
 
 
 def test_a_failing_dbt_test_blocks_training_and_publishing(
