@@ -65,7 +65,7 @@ class LabelledData:
         return digest.hexdigest()
 
 
-def _event(spec: ModelSpec) -> str:
+def event_sql(spec: ModelSpec) -> str:
     return f"cast({quote(spec.event_timestamp)} as timestamp)"
 
 
@@ -105,7 +105,7 @@ def resolve_cutoff(con: duckdb.DuckDBPyConnection, spec: ModelSpec) -> datetime:
         where.append(quote(spec.sample_filter))
     clause = f"where {' and '.join(where)}" if where else ""
     latest = con.sql(
-        f"select max({_event(spec)}) from {quote_relation(spec.features_relation)} {clause}"
+        f"select max({event_sql(spec)}) from {quote_relation(spec.features_relation)} {clause}"
     ).fetchone()[0]
     if latest is None:
         raise FeatureRelationError(f"{spec.source_path}: {spec.features_relation} has no rows to train on")
@@ -132,7 +132,7 @@ def _select_list(spec: ModelSpec, cutoff: datetime) -> str:
     else:
         label_sql = f"cast({label} as double)"
     columns = [quote(c) for c in unique_columns(spec.entity_key, spec.features.names)]
-    columns.append(f"{_event(spec)} as _event_time")
+    columns.append(f"{event_sql(spec)} as _event_time")
     columns.append(f"{label_sql} as _label")
     if spec.baseline_column:
         columns.append(f"cast({quote(spec.baseline_column)} as double) as _baseline")
@@ -143,9 +143,9 @@ def load_labelled(con: duckdb.DuckDBPyConnection, spec: ModelSpec, cutoff: datet
     """Matured, labelled rows up to the cutoff, ordered by key, with their split."""
     check_relation(con, spec)
     window = window_for(spec, cutoff)
-    where = [f"{_event(spec)} <= timestamp '{window.matured_until.isoformat(sep=' ')}'"]
+    where = [f"{event_sql(spec)} <= timestamp '{window.matured_until.isoformat(sep=' ')}'"]
     if window.train_start:
-        where.append(f"{_event(spec)} > timestamp '{window.train_start.isoformat(sep=' ')}'")
+        where.append(f"{event_sql(spec)} > timestamp '{window.train_start.isoformat(sep=' ')}'")
     if spec.task == "regression":
         where.append(f"{quote(spec.label.column)} is not null")
     if spec.sample_filter:

@@ -83,10 +83,13 @@ class GateSpec:
 
 @dataclass(frozen=True)
 class ScoringSpec:
-    """Which rows are scored: all of them, or those in the `next_days` after the cutoff."""
+    """Which rows are scored: all of them; those in the `next_days` after the cutoff; or `daily`,
+    by the landing day in `day_column` (the scoring asset is then daily-partitioned, and a run
+    replaces the scores of its days only)."""
 
-    window: Literal["all", "next_days"] = "all"
+    window: Literal["all", "next_days", "daily"] = "all"
     next_days: int | None = None
+    day_column: str | None = None
 
 
 @dataclass(frozen=True)
@@ -274,12 +277,15 @@ def parse_spec(data: object, path: str) -> ModelSpec:
     output_s.finish()
 
     scoring_s = top.section("scoring", {})
-    window = scoring_s.get("window", str, "all", lambda v: v in ("all", "next_days"), "'all' or 'next_days'")
+    window = scoring_s.get(
+        "window", str, "all", lambda v: v in ("all", "next_days", "daily"), "'all', 'next_days' or 'daily'"
+    )
     scoring = ScoringSpec(
         window=window,
         next_days=scoring_s.get(
             "next_days", int, ... if window == "next_days" else None, _positive, "an integer >= 1"
         ),
+        day_column=scoring_s.identifier("day_column", ... if window == "daily" else None),
     )
     scoring_s.finish()
 

@@ -8,9 +8,10 @@ from orchestration.defs.automation import (
     daily_schedule,
     full_pipeline,
     new_landing_day,
+    retraining,
     weekly_retraining,
 )
-from orchestration.defs.dbt.assets import warehouse_dbt_assets
+from orchestration.defs.dbt.assets import warehouse_dbt_assets, warehouse_dbt_daily_assets
 from orchestration.defs.dbt.checks import freshness_checks
 from orchestration.defs.dbt.resources import dbt_resource
 from orchestration.defs.dbt.sources import landing_source_specs
@@ -19,17 +20,18 @@ from orchestration.defs.publish.assets import publish_asset
 
 _sources = landing_source_specs()
 _ml = ml_assets()
-_marts = [key for key in warehouse_dbt_assets.keys if key.path[0] == "marts"]
+_dbt = [warehouse_dbt_assets, warehouse_dbt_daily_assets]
+_marts = sorted(key for dbt in _dbt for key in dbt.keys if key.path[0] == "marts")
 
 defs = dg.Definitions(
     assets=[
         *_sources,
-        warehouse_dbt_assets,
+        *_dbt,
         *_ml,
         publish_asset([*_marts, *(scores_key(spec) for spec in load_specs().values())]),
     ],
     asset_checks=[freshness_checks(_sources)],
-    jobs=[full_pipeline, daily_refresh],
+    jobs=[full_pipeline, daily_refresh, retraining],
     schedules=[daily_schedule, weekly_retraining],
     sensors=[new_landing_day],
     resources={"dbt": dbt_resource()},

@@ -1,10 +1,18 @@
-"""Jobs, schedules and the landing sensor. Selections are by group, never long lists of keys."""
+"""Jobs, schedules and the landing sensor. Selections are by group, never long lists of keys.
+
+The jobs hold daily-partitioned assets (landing, fct_payments, fraud scores) next to unpartitioned
+ones (the rest of the warehouse, training, publish), so every run names its landing day or range of
+days: the schedules pick yesterday, the sensor the days that just arrived, `make run` all of them.
+"""
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta
+
 import dagster as dg
 
-from orchestration.lib.landing import newest_days
+from orchestration.lib.landing import landing_days
+from orchestration.lib.partitions import range_tags
 
 EVERYTHING = dg.AssetSelection.all()
 TRAINING = dg.AssetSelection.groups("ml") & dg.AssetSelection.kind("lightgbm")
@@ -22,24 +30,54 @@ daily_refresh = dg.define_asset_job(
     description="The daily run: build, score with the current champions, publish (no retraining).",
     executor_def=dg.in_process_executor,
 )
-
-daily_schedule = dg.ScheduleDefinition(job=daily_refresh, cron_schedule="0 6 * * *", execution_timezone="UTC")
-weekly_retraining = dg.ScheduleDefinition(
-    job=full_pipeline, cron_schedule="0 3 * * 1", execution_timezone="UTC"
+retraining = dg.define_asset_job(
+    "retraining",
+    selection=TRAINING.downstream(),
+    description="Retrain every model (the promotion gate decides), rescore, rebuild the marts, publish.",
+    executor_def=dg.in_process_executor,
 )
 
 
-def newest_landing_day() -> str | None:
-    days = newest_days().values()
-    return max(days).isoformat() if days else None
+def day_before(scheduled: datetime) -> str:
+    return (scheduled - timedelta(days=1)).date().isoformat()
+
+
+@dg.schedule(job=daily_refresh, cron_schedule="0 6 * * *", execution_timezone="UTC")
+def daily_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    """06:00 UTC: yesterday's landing day, complete by then."""
+    day = day_before(context.scheduled_execution_time)
+    return dg.RunRequest(run_key=f"daily-{day}", partition_key=day)
+
+
+@dg.schedule(job=retraining, cron_schedule="0 3 * * 1", execution_timezone="UTC")
+def weekly_retraining(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    """Monday 03:00 UTC: retrain on everything loaded so far; rescore yesterday's landing day."""
+    day = day_before(context.scheduled_execution_time)
+    return dg.RunRequest(run_key=f"retraining-{day}", partition_key=day)
+
+
+def days_after(cursor: str | None) -> list[date]:
+    """Landing days present after the cursor; without a cursor, only the newest (history is loaded
+    by `make run` or a backfill, not by the sensor's first tick)."""
+    present = sorted({day for found in landing_days().values() for day in found})
+    if cursor is None:
+        return present[-1:]
+    return [day for day in present if day > date.fromisoformat(cursor)]
 
 
 @dg.sensor(
-    job=daily_refresh, minimum_interval_seconds=60, description="A new day of landing files starts a run."
+    job=daily_refresh,
+    minimum_interval_seconds=60,
+    description="New landing days start one run covering them (one day, or a range in a single run).",
 )
 def new_landing_day(context: dg.SensorEvaluationContext):
-    newest = newest_landing_day()
-    if newest is None or (context.cursor and newest <= context.cursor):
+    new = days_after(context.cursor)
+    if not new:
         return dg.SkipReason(f"no landing day after {context.cursor or 'none'}")
-    context.update_cursor(newest)
-    return dg.RunRequest(run_key=f"landing-{newest}", tags={"landing_day": newest})
+    context.update_cursor(new[-1].isoformat())
+    first, last = new[0].isoformat(), new[-1].isoformat()
+    if first == last:
+        return dg.RunRequest(run_key=f"landing-{first}", partition_key=first, tags={"landing_day": first})
+    return dg.RunRequest(
+        run_key=f"landing-{first}..{last}", tags={**range_tags(new[0], new[-1]), "landing_day": last}
+    )

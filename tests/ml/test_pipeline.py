@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -99,6 +99,32 @@ def test_rescoring_replaces_never_duplicates(trained_warehouse: TrainedWarehouse
     with duckdb.connect(str(env.database), read_only=True) as con:
         after = con.sql(query).fetchone()
     assert after == before and after[0] == after[1]
+
+
+def test_scoring_landing_days_replaces_those_days_only(
+    trained_warehouse: TrainedWarehouse, tmp_path: Path
+) -> None:
+    """A daily partition (or a range, in one pass) of the fraud scores: its days are replaced, the
+    other days are untouched, and scoring the same days twice changes nothing."""
+    from ml.score import score
+    from ml.specs import load_specs
+
+    spec = load_specs()["payment_fraud"]
+    env = trained_warehouse.copy_to(tmp_path)
+    per_day = (
+        "select loaded_on, count(*), count(distinct payment_id), "
+        "sum(hash(payment_id, fraud_score, model_version)) from ml.payment_fraud_scores group by 1 order by 1"
+    )
+    with duckdb.connect(str(env.database)) as con:
+        before = con.sql(per_day).fetchall()
+        first, last = before[100][0], before[102][0]
+        con.execute("delete from ml.payment_fraud_scores where loaded_on between ? and ?", [first, last])
+        for _ in range(2):
+            result = score(con, spec, datetime(2026, 1, 1), days=(first, last))
+            assert result.rows == sum(n for day, n, *_ in before if first <= day <= last)
+            assert con.sql(per_day).fetchall() == before
+        empty = score(con, spec, datetime(2026, 1, 1), days=(date(2030, 1, 1), date(2030, 1, 1)))
+        assert empty.rows == 0 and con.sql(per_day).fetchall() == before
 
 
 def test_same_data_and_spec_give_byte_identical_models_and_scores(

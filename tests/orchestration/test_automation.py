@@ -1,7 +1,8 @@
-"""The landing sensor starts one run per new landing day, and only once."""
+"""The landing sensor starts one run for the new landing days, and only once; schedules pick a day."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -10,16 +11,34 @@ import pytest
 from orchestration.defs.automation import new_landing_day
 
 
-def test_sensor_requests_a_run_for_each_new_day_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sensor_requests_one_run_for_the_new_days_and_only_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("LANDING_DIR", str(tmp_path))
-    (tmp_path / "payments/payments/date=2025-03-01").mkdir(parents=True)
+    for day in ("2025-02-27", "2025-02-28", "2025-03-01"):
+        (tmp_path / f"payments/payments/date={day}").mkdir(parents=True)
+    # the first tick starts from the newest day (history is loaded by `make run` or a backfill)
     first = new_landing_day(dg.build_sensor_context())
-    assert isinstance(first, dg.RunRequest) and first.run_key == "landing-2025-03-01"
+    assert isinstance(first, dg.RunRequest) and first.partition_key == "2025-03-01"
+    assert first.run_key == "landing-2025-03-01"
     again = new_landing_day(dg.build_sensor_context(cursor="2025-03-01"))
     assert isinstance(again, dg.SkipReason)
-    (tmp_path / "shop/orders/date=2025-03-02").mkdir(parents=True)
+    # several days at once (say, after an outage): one run over the range, not one run per day
+    for day in ("2025-03-02", "2025-03-03"):
+        (tmp_path / f"shop/orders/date={day}").mkdir(parents=True)
     newer = new_landing_day(dg.build_sensor_context(cursor="2025-03-01"))
-    assert isinstance(newer, dg.RunRequest) and newer.tags["landing_day"] == "2025-03-02"
+    assert isinstance(newer, dg.RunRequest) and newer.partition_key is None
+    assert newer.tags["dagster/asset_partition_range_start"] == "2025-03-02"
+    assert newer.tags["dagster/asset_partition_range_end"] == "2025-03-03"
+
+
+def test_schedules_run_yesterdays_landing_day() -> None:
+    from orchestration.defs.automation import daily_schedule, weekly_retraining
+
+    monday_6am = datetime(2025, 3, 3, 6, tzinfo=UTC)
+    for schedule in (daily_schedule, weekly_retraining):
+        request = schedule(dg.build_schedule_context(scheduled_execution_time=monday_6am))
+        assert isinstance(request, dg.RunRequest) and request.partition_key == "2025-03-02"
 
 
 def test_dbt_is_retried_on_a_lock_conflict_and_never_on_a_failed_test() -> None:

@@ -86,6 +86,48 @@ def test_groups_checks_jobs_schedules_and_sensors(defs: dg.Definitions) -> None:
     checks = {key.name for key in graph.asset_check_keys}
     assert {"promotion_gate", "score_sanity"} <= checks
     assert len(graph.asset_check_keys) > 200  # every dbt test is a check
-    assert {job.name for job in defs.jobs} >= {"full_pipeline", "daily_refresh"}
+    assert {job.name for job in defs.jobs} >= {"full_pipeline", "daily_refresh", "retraining"}
     assert {s.cron_schedule for s in defs.schedules} == {"0 6 * * *", "0 3 * * 1"}
     assert [s.name for s in defs.sensors] == ["new_landing_day"]
+
+
+def test_daily_data_is_partitioned_by_landing_day_and_a_range_runs_as_one_step(defs: dg.Definitions) -> None:
+    graph = defs.resolve_asset_graph()
+    partitioned = {key for key in graph.get_all_asset_keys() if graph.get(key).partitions_def is not None}
+    landing = {key for key in graph.get_all_asset_keys() if graph.get(key).group_name == "sources"}
+    assert partitioned == landing | {
+        dg.AssetKey(["marts", "fct_payments"]),
+        dg.AssetKey(["ml", "payment_fraud_scores"]),
+    }
+    assert {type(graph.get(key).partitions_def) for key in partitioned} == {dg.DailyPartitionsDefinition}
+    for key in partitioned - landing:
+        policy = graph.get(key).backfill_policy
+        assert policy is not None and policy.max_partitions_per_run is None, key  # single run
+    # the forecast is not daily data: it is scored for the horizon after the champion's cutoff
+    assert graph.get(dg.AssetKey(["ml", "daily_demand_scores"])).partitions_def is None
+
+
+@pytest.mark.parametrize("job_name", ["full_pipeline", "daily_refresh", "retraining"])
+def test_every_job_scores_features_only_after_dbt_rebuilt_them(defs: dg.Definitions, job_name: str) -> None:
+    """Step order in each job: the step that builds a model's features comes before its scoring step
+    (a job without training must not score yesterday's features)."""
+    from dagster._core.execution.api import create_execution_plan
+
+    plan = create_execution_plan(defs.resolve_job_def(job_name), tags={"dagster/partition": "2025-06-01"})
+    order = [step.key for level in plan.get_steps_to_execute_by_level() for step in level]
+    step_of = {key: handle for handle in order for key in _asset_keys_of_step(plan, handle)}
+    for spec in load_specs().values():
+        features = dg.AssetKey(spec.features_relation.split("."))
+        scores = dg.AssetKey(spec.output.table.split("."))
+        assert scores in step_of, (job_name, scores)
+        if features in step_of:  # retraining rescoring needs no rebuild of the features
+            assert order.index(step_of[features]) < order.index(step_of[scores]), (job_name, spec.name)
+
+
+def _asset_keys_of_step(plan, step_key: str) -> set[dg.AssetKey]:
+    step = plan.get_step_by_key(step_key)
+    return {
+        output.properties.asset_key
+        for output in step.step_outputs
+        if output.properties is not None and output.properties.asset_key is not None
+    }

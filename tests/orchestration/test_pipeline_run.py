@@ -3,7 +3,9 @@ build file and the published file; a failing dbt test stops training and publish
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,15 +24,25 @@ pytestmark = pytest.mark.slow
 
 
 def run_job(env: DbtEnv, job: str) -> subprocess.CompletedProcess[str]:
+    """`make build`'s command: the job over every landing day present, as one run."""
     dagster = Path(sys.executable).with_name("dagster")
     environ = {
         **env.environ(),
         "ANALYTICS_DB": str(env.work_dir / "analytics.duckdb"),
         "DAGSTER_HOME": str(env.work_dir / "dagster_home"),
+        "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true",
     }
     os.makedirs(environ["DAGSTER_HOME"], exist_ok=True)
+    tags = subprocess.run(
+        [sys.executable, "-m", "orchestration.lib.landing"],
+        cwd=REPO_ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return subprocess.run(
-        [str(dagster), "job", "execute", "-m", "orchestration.definitions", "-j", job],
+        [str(dagster), "job", "execute", "-m", "orchestration.definitions", "-j", job, "--tags", tags],
         cwd=REPO_ROOT,
         env=environ,
         capture_output=True,
@@ -48,7 +60,14 @@ def test_full_pipeline_builds_trains_scores_and_publishes(
         landing_dir=trained_warehouse.env.landing_dir, database=tmp_path / "fresh.duckdb", work_dir=tmp_path
     )
     result = run_job(env, "full_pipeline")
-    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-10000:]
+    # every landing day in one run, and the daily models of the whole range in one dbt invocation
+    days = sorted(p.name.removeprefix("date=") for p in env.landing_dir.glob("*/*/date=*"))
+    daily_dbt = re.findall(r"Running dbt command: `[^`]*--vars (\{[^}]*\})", log)
+    assert [json.loads(v) for v in daily_dbt] == [{"landing_day_from": days[0], "landing_day_to": days[-1]}]
+    assert f"scoring landing days {days[0]} to {days[-1]} in one pass" in log
+    assert "did not yield or return expected outputs" not in log  # every planned check ran
     with duckdb.connect(str(env.work_dir / "analytics.duckdb"), read_only=True) as con:
         schemas = {s for (s,) in con.sql("select distinct schema_name from duckdb_tables()").fetchall()}
         assert schemas == {"marts", "ml"}

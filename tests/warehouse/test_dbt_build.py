@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 
+import duckdb
 import pytest
 
 from tests.warehouse.conftest import BuiltWarehouse
@@ -176,6 +178,40 @@ def test_incremental_rerun_changes_nothing(built_warehouse: BuiltWarehouse) -> N
     before = built_warehouse.query(checksum)
     built_warehouse.env.dbt("build", "--select", "fct_payments")
     assert built_warehouse.query(checksum) == before
+
+
+def _days(first: object, last: object) -> str:
+    return json.dumps({"landing_day_from": str(first), "landing_day_to": str(last)})
+
+
+def test_a_landing_day_partition_is_replaced_in_place_and_idempotently(
+    built_warehouse: BuiltWarehouse,
+) -> None:
+    """What Dagster runs for a daily partition (or a range in one invocation): those days rebuilt,
+    the others untouched, and twice gives the same table."""
+    checksum = "select count(*), sum(hash(payment_id, amount, paid_at, loaded_on)) from marts.fct_payments"
+    before = built_warehouse.query(checksum)
+    day, rows = built_warehouse.query(
+        "select loaded_on, count(*) from marts.fct_payments group by 1 order by 1 limit 1 offset 10"
+    )[0]
+    with duckdb.connect(str(built_warehouse.env.database)) as con:
+        con.execute("delete from marts.fct_payments where loaded_on = ?", [day])
+    assert built_warehouse.query(checksum)[0][0] == before[0][0] - rows
+    for last in (day, day + timedelta(days=5)):  # the day alone, then a range of days, in one run
+        built_warehouse.env.dbt("build", "--select", "fct_payments", "--vars", _days(day, last))
+        assert built_warehouse.query(checksum) == before
+
+
+@pytest.mark.parametrize(
+    ("days", "message"),
+    [
+        (_days("2025-01-01' or true --", "2025-01-02"), "must be a day as YYYY-MM-DD"),
+        (json.dumps({"landing_day_from": "2025-01-01"}), "set both landing_day_from and landing_day_to"),
+    ],
+)
+def test_landing_day_vars_are_validated(built_warehouse: BuiltWarehouse, days: str, message: str) -> None:
+    result = built_warehouse.env.dbt("compile", "--select", "fct_payments", "--vars", days, check=False)
+    assert result.returncode != 0 and message in result.stdout
 
 
 def test_docs_generate_and_every_built_column_is_documented(built_warehouse: BuiltWarehouse) -> None:

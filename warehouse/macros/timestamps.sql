@@ -23,3 +23,16 @@
 {% macro local_date(utc_timestamp, timezone) -%}
     cast(({{ utc_timestamp }} at time zone 'UTC') at time zone {{ timezone }} as date)
 {%- endmacro %}
+
+{#- A day passed in as a var (YYYY-MM-DD) as a date literal; anything else stops compilation, so a
+    var can never inject SQL. Returns none when the var is not set. -#}
+{% macro day_var(name) -%}
+    {%- set value = var(name, none) -%}
+    {%- if value is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', value | string) -%}
+        {{ exceptions.raise_compiler_error("var " ~ name ~ " must be a day as YYYY-MM-DD, got " ~ value) }}
+    {%- endif -%}
+    {{ return("date '" ~ value ~ "'") }}
+{%- endmacro %}

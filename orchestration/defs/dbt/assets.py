@@ -1,11 +1,16 @@
 """Every dbt seed, snapshot and model as assets; every dbt test as an asset check.
 
+Two dbt asset definitions share one body: the daily-partitioned models (dbt tag `daily`, loaded by
+landing day) and everything else. A range of days is one dbt invocation with the range as vars
+(`landing_day_from`, `landing_day_to`); plain `dbt build` without vars builds the full range.
+
 dbt runs as a subprocess that holds the DuckDB write lock while it works, so nothing in this
 process opens the file during the build. Row counts are read after dbt has exited and reported as
 observations of the assets it materialized.
 """
 
 # no `from __future__ import annotations`: Dagster checks the context annotation at runtime
+import json
 import os
 from collections.abc import Iterator
 
@@ -23,6 +28,7 @@ from dagster_dbt import DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 from ml.identifiers import quote_relation
 from orchestration.defs.dbt.resources import dbt_project
 from orchestration.lib.environment import warehouse_db
+from orchestration.lib.partitions import SINGLE_RUN, daily_partitions, partition_days
 from orchestration.lib.translator import WarehouseTranslator
 
 TRANSLATOR = WarehouseTranslator(DagsterDbtTranslatorSettings(enable_asset_checks=True))
@@ -48,18 +54,12 @@ def row_counts(keys: list[AssetKey]) -> Iterator[AssetObservation]:
             yield AssetObservation(asset_key=key, metadata={"dagster/row_count": int(rows)})
 
 
-@dbt_assets(
-    manifest=dbt_project().manifest_path,
-    dagster_dbt_translator=TRANSLATOR,
-    name="warehouse_dbt",
-)
-def warehouse_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
+def run_dbt(context: AssetExecutionContext, dbt: DbtCliResource, args: list[str], indirect_selection: str):
+    """`dbt build` of the step's selection; tests are selected indirectly as `indirect_selection`
+    says (Dagster overrides it when it lists the tests of a subset explicitly)."""
     materialized: list[AssetKey] = []
-    # The graph runs dbt in two steps (before training, and after scoring for the marts on the
-    # scores). "buildable" runs a test only when all its parents are built by then, so a test that
-    # relates a step-2 model to a step-1 table waits for step 2 instead of failing in step 1.
-    os.environ.setdefault("DBT_INDIRECT_SELECTION", "buildable")
-    invocation = dbt.cli(["build"], context=context, raise_on_error=False)
+    os.environ["DBT_INDIRECT_SELECTION"] = indirect_selection
+    invocation = dbt.cli(["build", *args], context=context, raise_on_error=False)
     for event in invocation.stream():
         if isinstance(event, Output):
             materialized.append(context.asset_key_for_output(event.output_name))
@@ -70,3 +70,33 @@ def warehouse_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
     if error is not None:
         lock_retry_or_raise(error, context.retry_number)
     yield from row_counts(materialized)
+
+
+@dbt_assets(
+    manifest=dbt_project().manifest_path,
+    dagster_dbt_translator=TRANSLATOR,
+    name="warehouse_dbt",
+    selector="not_daily",
+)
+def warehouse_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
+    # The graph runs this in several steps (before training, and after scoring for the marts on the
+    # scores). "buildable" runs a test only when all its parents are built by then, so a test that
+    # relates a later model to an earlier table waits for the later step instead of failing.
+    yield from run_dbt(context, dbt, [], indirect_selection="buildable")
+
+
+@dbt_assets(
+    manifest=dbt_project().manifest_path,
+    dagster_dbt_translator=TRANSLATOR,
+    name="warehouse_dbt_daily",
+    selector="daily",
+    partitions_def=daily_partitions(),
+    backfill_policy=SINGLE_RUN,
+)
+def warehouse_dbt_daily_assets(context: AssetExecutionContext, dbt: DbtCliResource):
+    first, last = partition_days(context)
+    context.log.info(f"landing days {first} to {last} in one dbt invocation")
+    days = {"landing_day_from": first.isoformat(), "landing_day_to": last.isoformat()}
+    # "eager": the tests relating fct_payments to tables of the other definition (fct_orders,
+    # dim_customers) run here; Dagster orders this step after those tables (the checks' deps).
+    yield from run_dbt(context, dbt, ["--vars", json.dumps(days)], indirect_selection="eager")

@@ -1,10 +1,11 @@
-"""The landing-zone tables as external assets (group `sources`); the `ml` sources are owned by the
-Python scoring assets, which carry the same keys."""
+"""The landing-zone tables as external assets (group `sources`), partitioned by landing day; the `ml`
+sources are owned by the Python scoring assets, which carry the same keys."""
 
 import dagster as dg
 
 from orchestration.defs.dbt.assets import TRANSLATOR
 from orchestration.defs.dbt.resources import dbt_project, manifest
+from orchestration.lib.partitions import daily_partitions
 
 
 def landing_source_specs() -> list[dg.AssetSpec]:
@@ -14,6 +15,9 @@ def landing_source_specs() -> list[dg.AssetSpec]:
         if source["schema"] != "ml":
             spec = TRANSLATOR.get_asset_spec(parsed, unique_id, project)
             specs.append(
-                spec.replace_attributes(kinds={"parquet" if source["source_name"] != "disputes" else "csv"})
+                spec.replace_attributes(
+                    kinds={"parquet" if source["source_name"] != "disputes" else "csv"},
+                    partitions_def=daily_partitions(),
+                )
             )
     return specs

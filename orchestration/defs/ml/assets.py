@@ -12,6 +12,7 @@ from ml.identifiers import quote, quote_relation
 from ml.settings import models_dir
 from ml.specs import ModelSpec, load_specs
 from orchestration.lib.environment import warehouse_db
+from orchestration.lib.partitions import SINGLE_RUN, daily_partitions, partition_days
 from orchestration.lib.translator import ML_GROUP, table_key
 
 # DuckDB allows one writing process per file: a transient lock held by someone else is retried.
@@ -88,11 +89,16 @@ def training_asset(spec: ModelSpec) -> dg.AssetsDefinition:
 
 
 def scoring_asset(spec: ModelSpec) -> dg.AssetsDefinition:
+    """Scores with the champion; a `daily` spec is partitioned by landing day, and a range of days
+    is one scoring pass."""
     key = scores_key(spec)
+    daily = spec.scoring.window == "daily"
 
+    # Upstream of scoring: the champion and the features it scores. The features edge orders the
+    # steps in jobs without training (daily_refresh): the features are rebuilt before they are scored.
     @dg.asset(
         key=key,
-        deps=[model_key(spec)],
+        deps=[model_key(spec), table_key(*spec.features_relation.split("."))],
         group_name=ML_GROUP,
         kinds={"duckdb", "python"},
         description=f"{spec.output.table}: {spec.name} scored by its champion.",
@@ -100,20 +106,27 @@ def scoring_asset(spec: ModelSpec) -> dg.AssetsDefinition:
             dg.AssetCheckSpec(SANITY_CHECK, asset=key, blocking=True, description="no nulls, in range, rows")
         ],
         retry_policy=WRITER_RETRY,
+        partitions_def=daily_partitions() if daily else None,
+        backfill_policy=SINGLE_RUN if daily else None,
     )
     def score_table(context: dg.AssetExecutionContext):
         from ml import registry
         from ml.score import score
 
+        days = partition_days(context) if daily else None
+        if days:
+            context.log.info(f"scoring landing days {days[0]} to {days[1]} in one pass")
         with duckdb.connect(str(warehouse_db())) as con:
-            result = score(con, spec, _now())
+            result = score(con, spec, _now(), days=days)
             column, table = quote(spec.output.score_column), quote_relation(spec.output.table)
             nulls, low, high = con.execute(
                 f"select count(*) filter (where {column} is null), min({column}), max({column}) from {table}"
             ).fetchone()
             champion = registry.resolve(con, spec.name).version
         upper = 1.0 if spec.task == "binary" else float("inf")
-        passed = result.rows > 0 and nulls == 0 and low is not None and low >= 0.0 and high <= upper
+        in_range = low is not None and low >= 0.0 and high <= upper
+        # a landing day without payments scores nothing; a whole window must score something
+        passed = (result.rows > 0 or days is not None) and nulls == 0 and in_range
         yield dg.MaterializeResult(
             metadata={
                 "dagster/row_count": result.rows,

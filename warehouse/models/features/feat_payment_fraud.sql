@@ -94,6 +94,7 @@ final as (
     select
         payments.payment_id,
         payments.paid_at,
+        payments.loaded_on,
         payments.customer_id,
         payments.is_authorized,
         payments.amount_usd,

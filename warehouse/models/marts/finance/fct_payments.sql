@@ -1,19 +1,29 @@
 {{
     config(
         materialized='incremental',
-        unique_key='payment_id',
+        unique_key='loaded_on',
         incremental_strategy='delete+insert',
         on_schema_change='fail',
+        tags=['daily'],
     )
 }}
 
-{#- One row per payment attempt. Incremental by load day: a run adds the landing days not loaded
-    yet (late rows land in a later day and are picked up with it). -#}
+{#- One row per payment attempt, loaded by landing day (late rows land in a later day and are picked
+    up with it): delete+insert keyed on the load day replaces whole days, so a rerun never
+    duplicates. With vars landing_day_from/landing_day_to (Dagster's daily partitions) those days
+    are rebuilt; without them a run adds the landing days not loaded yet, so plain `dbt build`
+    builds the full range. -#}
+{%- set day_from = day_var('landing_day_from') %}
+{%- set day_to = day_var('landing_day_to') %}
+{%- if (day_from is none) != (day_to is none) %}
+    {{ exceptions.raise_compiler_error("set both landing_day_from and landing_day_to, or neither") }}
+{%- endif %}
+
 with staged_payments as (
     select * from {{ ref('stg_payments__payments') }}
 ),
 
-{% if is_incremental() %}
+{% if is_incremental() and day_from is none %}
     already_loaded as (
         select coalesce(max(loaded_on), date '1900-01-01') as max_loaded_on
         from {{ this }}
@@ -23,7 +33,9 @@ with staged_payments as (
 payments as (
     select staged_payments.*
     from staged_payments
-    {% if is_incremental() %}
+    {% if day_from is not none %}
+        where staged_payments.loaded_on between {{ day_from }} and {{ day_to }}
+    {% elif is_incremental() %}
         inner join already_loaded on staged_payments.loaded_on > already_loaded.max_loaded_on
     {% endif %}
 ),
