@@ -16,3 +16,8 @@ def warehouse_path() -> Path:
 def models_dir() -> Path:
     """Where model artifacts live (MODELS_DIR; default data/models at the repo root)."""
     return Path(os.environ.get("MODELS_DIR", REPO_ROOT / "data" / "models"))
+
+
+def specs_dir() -> Path:
+    """Where the model specs live (MODEL_SPECS_DIR; default ml/models in the package)."""
+    return Path(os.environ.get("MODEL_SPECS_DIR", Path(__file__).parent / "models"))

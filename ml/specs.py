@@ -342,7 +342,14 @@ def load_spec(path: Path) -> ModelSpec:
     return parse_spec(data, path.name)
 
 
-def load_specs(directory: Path = SPEC_DIR) -> dict[str, ModelSpec]:
-    """Every spec in a directory, by model name, in name order."""
-    specs = [load_spec(path) for path in sorted(directory.glob("*.yml"))]
+def load_specs(directory: Path | None = None) -> dict[str, ModelSpec]:
+    """Every spec in a directory (default: MODEL_SPECS_DIR, else ml/models), by model name, in name
+    order. A directory without specs is an error, not an empty graph."""
+    from ml.settings import specs_dir
+
+    directory = directory or specs_dir()
+    paths = sorted(directory.glob("*.yml"))
+    if not paths:
+        raise SpecError(f"no model specs (*.yml) in {directory}")
+    specs = [load_spec(path) for path in paths]
     return {spec.name: spec for spec in specs}

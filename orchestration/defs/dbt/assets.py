@@ -54,11 +54,16 @@ def row_counts(keys: list[AssetKey]) -> Iterator[AssetObservation]:
             yield AssetObservation(asset_key=key, metadata={"dagster/row_count": int(rows)})
 
 
-def run_dbt(context: AssetExecutionContext, dbt: DbtCliResource, args: list[str], indirect_selection: str):
-    """`dbt build` of the step's selection; tests are selected indirectly as `indirect_selection`
-    says (Dagster overrides it when it lists the tests of a subset explicitly)."""
+def run_dbt(context: AssetExecutionContext, dbt: DbtCliResource, args: list[str]):
+    """`dbt build` of the step's selection.
+
+    The graph runs dbt in several steps (before training, the daily models, and after scoring for
+    the marts on the scores). "buildable" runs a test only when its parents are selected or
+    upstream of the selection, so a test that relates a later model to an earlier table waits for
+    the later step instead of failing on a missing table. (Dagster lists the tests of a subset
+    explicitly and overrides this.)"""
     materialized: list[AssetKey] = []
-    os.environ["DBT_INDIRECT_SELECTION"] = indirect_selection
+    os.environ["DBT_INDIRECT_SELECTION"] = "buildable"
     invocation = dbt.cli(["build", *args], context=context, raise_on_error=False)
     for event in invocation.stream():
         if isinstance(event, Output):
@@ -79,10 +84,7 @@ def run_dbt(context: AssetExecutionContext, dbt: DbtCliResource, args: list[str]
     selector="not_daily",
 )
 def warehouse_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
-    # The graph runs this in several steps (before training, and after scoring for the marts on the
-    # scores). "buildable" runs a test only when all its parents are built by then, so a test that
-    # relates a later model to an earlier table waits for the later step instead of failing.
-    yield from run_dbt(context, dbt, [], indirect_selection="buildable")
+    yield from run_dbt(context, dbt, [])
 
 
 @dbt_assets(
@@ -97,6 +99,6 @@ def warehouse_dbt_daily_assets(context: AssetExecutionContext, dbt: DbtCliResour
     first, last = partition_days(context)
     context.log.info(f"landing days {first} to {last} in one dbt invocation")
     days = {"landing_day_from": first.isoformat(), "landing_day_to": last.isoformat()}
-    # "eager": the tests relating fct_payments to tables of the other definition (fct_orders,
-    # dim_customers) run here; Dagster orders this step after those tables (the checks' deps).
-    yield from run_dbt(context, dbt, ["--vars", json.dumps(days)], indirect_selection="eager")
+    # fct_payments declares the tables its relationship tests read as dependencies, so those tests
+    # run here, and never a test of a model built later (scores, marts).
+    yield from run_dbt(context, dbt, ["--vars", json.dumps(days)])

@@ -13,6 +13,10 @@
     duplicates. With vars landing_day_from/landing_day_to (Dagster's daily partitions) those days
     are rebuilt; without them a run adds the landing days not loaded yet, so plain `dbt build`
     builds the full range. -#}
+{#- Dimensions and facts it is tested against load first: its relationship tests then run in the
+    same dbt invocation as the model, whichever days it builds. -#}
+-- depends_on: {{ ref('fct_orders') }}
+-- depends_on: {{ ref('dim_customers') }}
 {%- set day_from = day_var('landing_day_from') %}
 {%- set day_to = day_var('landing_day_to') %}
 {%- if (day_from is none) != (day_to is none) %}
