@@ -84,3 +84,17 @@ def generate_world(root: Path, **knobs) -> tuple[Path, Path]:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def tiny_pipeline_run(tmp_path_factory: pytest.TempPathFactory):
+    """`make run`'s Dagster command on a tiny world, from an empty database, as on a first run."""
+    import shutil
+
+    from tests.pipeline import TINY_PIPELINE, PipelineEnv, PipelineRun, tiny_specs
+
+    root = tmp_path_factory.mktemp("tiny-pipeline")
+    landing, oracle = generate_world(root, **TINY_PIPELINE)
+    shutil.rmtree(oracle)  # the pipeline never needs the oracle
+    env = PipelineEnv(landing, root / "warehouse.duckdb", root, tiny_specs(root / "specs"))
+    return PipelineRun(env, env.run_job("full_pipeline"))

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.orchestration.conftest import PipelineRun
+from tests.pipeline import PipelineRun
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,5 @@
-"""A tiny generated world taken through the whole Dagster graph once per session.
+"""A tiny generated world taken through the whole Dagster graph (the `tiny_pipeline_run` fixture in
+tests/conftest.py runs it once per session).
 
 The tiny world is too short for the production specs (a 90-day label maturity plus validation and
 test windows), so its specs are the real ones with shorter windows and lower floors, written to a
@@ -12,15 +13,13 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 import yaml
 
 from ml.specs import SPEC_DIR
-from tests.conftest import REPO_ROOT, DbtEnv, generate_world
+from tests.conftest import REPO_ROOT, DbtEnv
 
 TINY_PIPELINE = {
     "seed": 5,
@@ -126,13 +125,3 @@ class PipelineRun:
     @property
     def log(self) -> str:
         return self.result.stdout + self.result.stderr
-
-
-@pytest.fixture(scope="session")
-def tiny_pipeline_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PipelineRun]:
-    """`make run` on a tiny world: from an empty database, as on a first run."""
-    root = tmp_path_factory.mktemp("tiny-pipeline")
-    landing, oracle = generate_world(root, **TINY_PIPELINE)
-    shutil.rmtree(oracle)  # the pipeline never needs the oracle
-    env = PipelineEnv(landing, root / "warehouse.duckdb", root, tiny_specs(root / "specs"))
-    yield PipelineRun(env, env.run_job("full_pipeline"))
