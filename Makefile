@@ -13,6 +13,8 @@ export LANDING_DIR ?= $(CURDIR)/data/landing
 export DBT_PROFILES_DIR ?= $(CURDIR)/warehouse
 export MODELS_DIR ?= $(CURDIR)/data/models
 export ANALYTICS_DB ?= $(CURDIR)/data/analytics.duckdb
+# Landing files the inventory cannot read (corrupt, empty, not UTF-8) are moved here, with a reason.
+export REJECTED_DIR ?= $(CURDIR)/data/landing_rejected
 # Dagster's run history lives in the project, so it survives restarts of `make dev`.
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 # A run over a range of days logs one "planned" event per asset instead of one per asset and day:

@@ -27,12 +27,17 @@ class DbtEnv:
     def models_dir(self) -> Path:
         return self.work_dir / "models"
 
+    @property
+    def rejected_dir(self) -> Path:
+        return self.work_dir / "rejected"
+
     def environ(self) -> dict[str, str]:
         return {
             **os.environ,
             "LANDING_DIR": str(self.landing_dir),
             "WAREHOUSE_DB": str(self.database),
             "MODELS_DIR": str(self.models_dir),
+            "REJECTED_DIR": str(self.rejected_dir),
             "DBT_PROFILES_DIR": str(WAREHOUSE_DIR),
             "DBT_TARGET_PATH": str(self.work_dir / "target"),
             "DBT_LOG_PATH": str(self.work_dir / "logs"),

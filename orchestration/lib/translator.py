@@ -23,6 +23,8 @@ GROUP_BY_FOLDER = {
 }
 SOURCE_GROUP = "sources"
 ML_GROUP = "ml"
+# The Python step that checks every landing file before dbt reads any (orchestration/defs/landing).
+INVENTORY_KEY = dg.AssetKey(["audit", "landing_inventory"])
 
 
 def table_key(schema: str, table: str) -> dg.AssetKey:
@@ -50,4 +52,13 @@ class WarehouseTranslator(DagsterDbtTranslator):
         spec = super().get_asset_spec(manifest, unique_id, project)
         props = self.get_resource_props(manifest, unique_id)
         schema, table = _schema_and_table(props)
-        return spec.replace_attributes(key=table_key(schema, table), group_name=_group(props))
+        spec = spec.replace_attributes(key=table_key(schema, table), group_name=_group(props))
+        if _reads_landing(manifest, props):
+            spec = spec.merge_attributes(deps=[INVENTORY_KEY])
+        return spec
+
+
+def _reads_landing(manifest: Mapping[str, Any], props: Mapping[str, Any]) -> bool:
+    """A model reading a landing source (not an `ml` one) waits for the landing inventory."""
+    sources = [n for n in props.get("depends_on", {}).get("nodes", []) if n.startswith("source.")]
+    return any(manifest["sources"][node]["schema"] != "ml" for node in sources)

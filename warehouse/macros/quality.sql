@@ -10,11 +10,18 @@
     end
 {%- endmacro %}
 
-{#- One rule per required column, in the order given. -#}
+{#- Per required column, in the order given: it is present, then it is not oversized (an identifier,
+    code or timestamp longer than var max_value_length is a defect, not data). -#}
 {% macro required_column_rules(columns) -%}
     {%- set rules = [] -%}
     {%- for column in columns -%}
         {%- do rules.append([column ~ ' is null', 'missing_required_field:' ~ column]) -%}
+    {%- endfor -%}
+    {%- for column in columns -%}
+        {%- do rules.append([
+            'length(cast(' ~ column ~ ' as varchar)) > ' ~ var('max_value_length'),
+            'oversized_value:' ~ column,
+        ]) -%}
     {%- endfor -%}
     {{ return(rules) }}
 {%- endmacro %}

@@ -7,7 +7,7 @@
     ['quantity <= 0', 'non_positive_quantity'],
     ['quantity > ' ~ var('max_order_item_quantity'), 'absurd_quantity'],
     ['unit_price < 0', 'negative_unit_price'],
-    ['unit_price_usd * quantity > ' ~ var('max_payment_usd'), 'absurd_amount'],
+    ['cast(unit_price_usd as double) * quantity > ' ~ var('max_payment_usd'), 'absurd_amount'],
     ['not has_known_order', 'orphan_order_id'],
     ['not has_known_product', 'orphan_product_id'],
 ] %}

@@ -1,0 +1,237 @@
+"""The landing-zone inventory: every file checked against the contract before dbt reads it.
+
+dbt reads each landing table through one glob, so a single unreadable file would stop the whole
+build, and a file whose columns changed would fail with an error naming neither file nor column.
+The inventory runs first and sorts every file into one of three outcomes:
+
+- readable and on contract (extra columns are tolerated and reported): left for dbt, which
+  validates, deduplicates and quarantines it row by row;
+- unreadable as a whole (zero bytes, corrupt or truncated parquet, CSV that is not UTF-8): moved out
+  of the landing zone to the rejected zone (REJECTED_DIR, default data/landing_rejected/) with a
+  record of the reason beside it; dbt lists these in `quarantine.rejected_files`, so nothing is
+  dropped silently;
+- a structural break (a contract column missing or retyped, a CSV header that is not the
+  contract's): `ContractError`, naming the file and the column. The run stops before dbt, so
+  nothing downstream (and nothing published) is built on it.
+
+The contract is the column list (names and types) of each landing source in the dbt project.
+`python -m orchestration.lib.landing_inventory` runs it from a terminal (before `dbt build`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ml.crashpoints import crash_point
+from orchestration.lib.environment import REPO_ROOT, landing_dir
+
+DAY_FOLDER = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
+RECORD_SUFFIX = ".rejection.parquet"
+
+
+class ContractError(Exception):
+    """A landing file breaks the structure of its table's contract (a file and a column named)."""
+
+
+class Rejected(Exception):
+    """A file that cannot be read as a whole: it goes to the rejected zone with its reason."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason, self.detail = reason, detail
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    data_type: str
+
+
+@dataclass(frozen=True)
+class LandingTable:
+    system: str
+    table: str
+    file_format: str  # parquet | csv
+    columns: tuple[Column, ...]
+
+
+@dataclass(frozen=True)
+class CheckedFile:
+    path: Path
+    rows: int
+    extra_columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RejectedFile:
+    landing_file: Path
+    rejected_file: Path
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Inventory:
+    checked: list[CheckedFile]
+    rejected: list[RejectedFile]
+
+    @property
+    def extra_columns(self) -> dict[str, tuple[str, ...]]:
+        return {str(f.path): f.extra_columns for f in self.checked if f.extra_columns}
+
+
+def rejected_dir() -> Path:
+    return Path(os.environ.get("REJECTED_DIR", REPO_ROOT / "data" / "landing_rejected")).resolve()
+
+
+def contract_from_manifest(manifest: dict) -> list[LandingTable]:
+    """The landing sources of the dbt project (every source outside the `ml` schema)."""
+    tables = []
+    for source in sorted(manifest["sources"].values(), key=lambda s: (s["source_name"], s["name"])):
+        if source["schema"] == "ml":
+            continue
+        location = source.get("meta", {}).get("external_location", "")
+        columns = tuple(
+            Column(c["name"], (c.get("data_type") or "").lower()) for c in source["columns"].values()
+        )
+        if not columns:
+            raise ContractError(f"source {source['source_name']}.{source['name']} declares no columns")
+        file_format = "csv" if "read_text(" in location or "read_csv" in location else "parquet"
+        tables.append(LandingTable(source["source_name"], source["name"], file_format, columns))
+    return tables
+
+
+# contract type -> does an Arrow type satisfy it
+_TYPE_CHECKS = {
+    "varchar": lambda t: pa.types.is_string(t) or pa.types.is_large_string(t),
+    "boolean": pa.types.is_boolean,
+    "date": pa.types.is_date,
+    "double": pa.types.is_floating,
+    "integer": pa.types.is_integer,
+    "bigint": pa.types.is_integer,
+}
+
+
+def _satisfies(data_type: str, arrow_type: pa.DataType) -> bool:
+    if data_type.startswith("decimal"):
+        return pa.types.is_decimal(arrow_type)
+    check = _TYPE_CHECKS.get(data_type)
+    if check is None:
+        raise ContractError(f"unknown contract type {data_type!r}")
+    return check(arrow_type)
+
+
+def check_parquet(path: Path, table: LandingTable) -> CheckedFile:
+    if path.stat().st_size == 0:
+        raise Rejected("empty_file", "zero bytes")
+    try:
+        data = pq.read_table(path)  # every page, so a corrupt page is found here and not in dbt
+    except (pa.ArrowException, OSError) as exc:
+        raise Rejected("unreadable_parquet", str(exc).splitlines()[0][:300]) from exc
+    for column in table.columns:
+        if column.name not in data.schema.names:
+            raise ContractError(f"{path}: required column {column.name!r} is missing")
+        arrow_type = data.schema.field(column.name).type
+        if not _satisfies(column.data_type, arrow_type):
+            raise ContractError(
+                f"{path}: column {column.name!r} is {arrow_type}, the contract says {column.data_type}"
+            )
+    expected = {c.name for c in table.columns}
+    extra = tuple(name for name in data.schema.names if name not in expected)
+    return CheckedFile(path, data.num_rows, extra)
+
+
+def check_csv(path: Path, table: LandingTable) -> CheckedFile:
+    raw = path.read_bytes()
+    if not raw:
+        raise Rejected("empty_file", "zero bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise Rejected("invalid_utf8", f"byte {exc.start} (line {line}) is not UTF-8") from exc
+    lines = [line for line in text.replace("\r\n", "\n").split("\n") if line]
+    header = lines[0].split(",") if lines else []
+    expected = [c.name for c in table.columns]
+    for name in expected:
+        if name not in header:
+            raise ContractError(f"{path}: required column {name!r} is missing from the header {header}")
+    if header[: len(expected)] != expected:
+        raise ContractError(f"{path}: header {header} is not in the contract's order {expected}")
+    return CheckedFile(path, len(lines) - 1, tuple(header[len(expected) :]))
+
+
+def _files(root: Path, table: LandingTable) -> Iterable[Path]:
+    folder = root / table.system / table.table
+    for day in sorted(folder.glob("date=*")):
+        if DAY_FOLDER.match(day.name):
+            yield from sorted(day.glob(f"*.{table.file_format}"))
+
+
+def _reject(
+    path: Path, landing: Path, rejected_root: Path, table: LandingTable, why: Rejected
+) -> RejectedFile:
+    """Move the file out of the landing zone, with its reason recorded beside it (write the record
+    first: a crash between the two leaves a record and the file still in landing, and the next
+    inventory rejects it again, overwriting the record)."""
+    relative = path.relative_to(landing)
+    target = rejected_root / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    record = pa.table(
+        {
+            "source_system": [table.system],
+            "source_table": [table.table],
+            "landing_file": [str(path)],
+            "rejected_file": [str(target)],
+            "loaded_on": pa.array([datetime.strptime(path.parent.name, "date=%Y-%m-%d").date()]),
+            "bytes": pa.array([path.stat().st_size], pa.int64()),
+            "reason": [why.reason],
+            "detail": [why.detail],
+            "rejected_at": pa.array([datetime.now(UTC).replace(tzinfo=None)], pa.timestamp("us")),
+        }
+    )
+    partial = target.with_name(target.name + RECORD_SUFFIX + ".tmp")
+    pq.write_table(record, partial)
+    os.replace(partial, target.with_name(target.name + RECORD_SUFFIX))
+    crash_point("inventory:after_record")
+    os.replace(path, target)
+    return RejectedFile(path, target, why.reason, why.detail)
+
+
+def take_inventory(
+    tables: list[LandingTable], landing: Path | None = None, rejected_root: Path | None = None
+) -> Inventory:
+    landing, rejected_root = landing or landing_dir(), rejected_root or rejected_dir()
+    checked, rejected = [], []
+    for table in tables:
+        check = check_csv if table.file_format == "csv" else check_parquet
+        for path in _files(landing, table):
+            try:
+                checked.append(check(path, table))
+            except Rejected as why:
+                rejected.append(_reject(path, landing, rejected_root, table, why))
+    return Inventory(checked, rejected)
+
+
+def main() -> None:
+    import json
+
+    manifest = json.loads((REPO_ROOT / "warehouse" / "target" / "manifest.json").read_text())
+    inventory = take_inventory(contract_from_manifest(manifest))
+    print(f"{len(inventory.checked)} files on contract, {len(inventory.rejected)} rejected")
+    for item in inventory.rejected:
+        print(f"rejected {item.landing_file}: {item.reason} ({item.detail}) -> {item.rejected_file}")
+    for path, extra in inventory.extra_columns.items():
+        print(f"extra columns tolerated in {path}: {', '.join(extra)}")
+
+
+if __name__ == "__main__":
+    main()
