@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import duckdb
 
@@ -47,7 +47,7 @@ def cmd_score(args: argparse.Namespace) -> None:
     with duckdb.connect(str(warehouse_path())) as con:
         for spec in _selected(args.models):
             started = time.perf_counter()
-            result = score(con, spec, _now())
+            result = score(con, spec, _now(), days=tuple(args.days) if args.days else None)
             print(
                 f"{spec.name} v{result.version}: {result.rows:,} rows -> {result.table}"
                 f"{'' if result.flagged is None else f', {result.flagged:,} flagged'}; "
@@ -82,6 +82,13 @@ def main(argv: list[str] | None = None) -> int:
     train.set_defaults(run=cmd_train)
     scoring = sub.add_parser("score", help="batch-score with each model's champion")
     scoring.add_argument("models", nargs="*")
+    scoring.add_argument(
+        "--days",
+        nargs=2,
+        type=date.fromisoformat,
+        metavar=("FIRST", "LAST"),
+        help="daily specs only: replace the scores of these landing days (inclusive)",
+    )
     scoring.set_defaults(run=cmd_score)
     back = sub.add_parser("rollback", help="point a model's champion at an earlier version")
     back.add_argument("model")
@@ -93,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         args.run(args)
-    except (SpecError, FeatureRelationError, ModelNotFoundError, ArtifactError) as exc:
+    except (SpecError, FeatureRelationError, ModelNotFoundError, ArtifactError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

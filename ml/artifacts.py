@@ -100,6 +100,21 @@ def write_artifact(
     return WrittenArtifact(final, digest)
 
 
+def sweep_orphans(model_dir: Path, registered: set[int]) -> list[Path]:
+    """Remove what a crashed training left behind: staging directories (`.<version>-*`) and version
+    directories the registry never recorded (the crash came between the rename and the registry
+    commit). Only runs under the warehouse lock, so no other trainer is writing here."""
+    removed = []
+    if not model_dir.is_dir():
+        return removed
+    for entry in sorted(model_dir.iterdir()):
+        orphan_version = entry.name.isdigit() and int(entry.name) not in registered
+        if entry.is_dir() and (entry.name.startswith(".") or orphan_version):
+            shutil.rmtree(entry)
+            removed.append(entry)
+    return removed
+
+
 def load_artifact(path: Path, expected_hash: str) -> TrainedModel:
     """Load a version, refusing one whose files changed or whose format this code cannot read."""
     if not path.is_dir():

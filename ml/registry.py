@@ -75,6 +75,11 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(DDL)
 
 
+def versions(con: duckdb.DuckDBPyConnection, model_name: str) -> set[int]:
+    rows = con.execute("select version from ml.model_registry where model_name = ?", [model_name]).fetchall()
+    return {int(version) for (version,) in rows}
+
+
 def next_version(con: duckdb.DuckDBPyConnection, model_name: str) -> int:
     (current,) = con.execute(
         "select coalesce(max(version), 0) from ml.model_registry where model_name = ?", [model_name]

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from ml import registry
 from ml.artifacts import load_artifact
+from ml.crashpoints import crash_point
 from ml.dataset import event_sql, load_labelled, to_matrix, unique_columns
 from ml.identifiers import quote, quote_relation
 from ml.specs import ModelSpec
@@ -116,6 +117,7 @@ def _replace_days(con: duckdb.DuckDBPyConnection, spec: ModelSpec, days: Days, p
             _check_same_columns(con, spec.output.table, parquet)
         if parquet is not None or _exists(con, spec.output.table):
             con.execute(f"delete from {table} where {_days_sql(spec, days)}")
+        crash_point("score:in_transaction")
         if parquet is not None:
             con.execute(f"insert into {table} by name from read_parquet('{parquet}')")
         con.execute("commit")
@@ -181,6 +183,7 @@ def score(
             writer.write_table(table)
         if writer is not None:
             writer.close()
+        crash_point("score:after_spool")
         if days is not None:  # a landing day without rows is valid: its old scores are removed
             rows = _replace_days(con, spec, days, spool if writer is not None else None)
         elif writer is None:
@@ -189,6 +192,7 @@ def score(
             )
         else:
             rows = _replace_table(con, spec.output.table, spool)
+    crash_point("score:before_backtest")
     backtest_rows = write_backtest(con, spec, model, champion.version, champion.training_cutoff)
     return ScoringResult(
         spec.name,

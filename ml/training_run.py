@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -11,7 +13,8 @@ import duckdb
 import numpy as np
 
 from ml import registry
-from ml.artifacts import load_artifact, write_artifact
+from ml.artifacts import load_artifact, sweep_orphans, write_artifact
+from ml.crashpoints import crash_point
 from ml.dataset import LabelledData, load_labelled, resolve_cutoff, to_matrix
 from ml.errors import ModelNotFoundError
 from ml.evaluate import binary_metrics, regression_metrics
@@ -122,7 +125,9 @@ def run_training(
     }
     card = model_card(model, version, facts, metrics, sorted(plots))
     extra: dict[str, bytes | str] = {"card.md": card, **{f"plots/{name}": png for name, png in plots.items()}}
+    sweep_orphans(models_dir / spec.name, registry.versions(con, spec.name))
     artifact = write_artifact(models_dir, model, version, metrics, data.fingerprint, extra)
+    crash_point("train:after_artifact")
 
     gate = evaluate_gates(spec, metrics["test"], metrics.get("champion"))
     with _transaction(con):
@@ -152,15 +157,17 @@ def run_training(
         else:
             registry.record_alias(con, spec.name, "challenger", version, "set", gate.summary, now)
             registry.record_alias(con, spec.name, "champion", version, "refused", gate.summary, now)
+        crash_point("train:before_commit")
     return TrainingResult(spec.name, version, gate.passed, gate, metrics, artifact.path, cutoff, rows)
 
 
-class _transaction:
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        self.con = con
-
-    def __enter__(self) -> None:
-        self.con.execute("begin transaction")
-
-    def __exit__(self, kind, value, traceback) -> None:
-        self.con.execute("commit" if kind is None else "rollback")
+@contextmanager
+def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """The registry row and the alias change commit together, or not at all."""
+    con.execute("begin transaction")
+    try:
+        yield
+    except BaseException:
+        con.execute("rollback")
+        raise
+    con.execute("commit")

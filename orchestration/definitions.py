@@ -15,6 +15,8 @@ from orchestration.defs.dbt.assets import warehouse_dbt_assets, warehouse_dbt_da
 from orchestration.defs.dbt.checks import freshness_checks
 from orchestration.defs.dbt.resources import dbt_resource
 from orchestration.defs.dbt.sources import landing_source_specs
+from orchestration.defs.landing.inventory import landing_inventory_asset
+from orchestration.defs.lock import LOCK_KEY, WarehouseLock
 from orchestration.defs.ml.assets import ml_assets, scores_key
 from orchestration.defs.publish.assets import publish_asset
 
@@ -26,6 +28,7 @@ _marts = sorted(key for dbt in _dbt for key in dbt.keys if key.path[0] == "marts
 defs = dg.Definitions(
     assets=[
         *_sources,
+        landing_inventory_asset(_sources),
         *_dbt,
         *_ml,
         publish_asset([*_marts, *(scores_key(spec) for spec in load_specs().values())]),
@@ -34,5 +37,8 @@ defs = dg.Definitions(
     jobs=[full_pipeline, daily_refresh, retraining],
     schedules=[daily_schedule, weekly_retraining],
     sensors=[new_landing_day],
-    resources={"dbt": dbt_resource()},
+    resources={"dbt": dbt_resource(), LOCK_KEY: WarehouseLock()},
+    # Steps of any run, also an ad hoc materialization from the UI, go one after another in one
+    # process: DuckDB allows one writer per file, and the run holds the warehouse lock throughout.
+    executor=dg.in_process_executor,
 )

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,21 +101,45 @@ class PipelineEnv(DbtEnv):
         )
         return copy
 
-    def run_job(self, job: str) -> subprocess.CompletedProcess[str]:
+    def job_command(self, job: str) -> list[str]:
         """`make build`'s command: the job over every landing day present, as one run."""
-        environ = self.environ()
-        os.makedirs(environ["DAGSTER_HOME"], exist_ok=True)
+        os.makedirs(self.environ()["DAGSTER_HOME"], exist_ok=True)
         tags = self.python("-m", "orchestration.lib.landing").stdout
         json.loads(tags)
         dagster = Path(sys.executable).with_name("dagster")
+        return [str(dagster), "job", "execute", "-m", "orchestration.definitions", "-j", job, "--tags", tags]
+
+    def run_job(self, job: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [str(dagster), "job", "execute", "-m", "orchestration.definitions", "-j", job, "--tags", tags],
+            self.job_command(job),
             cwd=REPO_ROOT,
-            env=environ,
+            env=self.environ(),
             capture_output=True,
             text=True,
             timeout=1200,
         )
+
+    def start_job(self, job: str) -> BackgroundRun:
+        """The same command, in the background, its output in a file."""
+        log = self.work_dir / f"{job}-{time.monotonic_ns()}.log"
+        with log.open("w") as out:
+            process = subprocess.Popen(
+                self.job_command(job), cwd=REPO_ROOT, env=self.environ(), stdout=out, stderr=subprocess.STDOUT
+            )
+        return BackgroundRun(process, log)
+
+
+@dataclass(frozen=True)
+class BackgroundRun:
+    process: subprocess.Popen
+    log: Path
+
+    def log_so_far(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait(self, timeout: float = 1200) -> subprocess.CompletedProcess[str]:
+        returncode = self.process.wait(timeout=timeout)
+        return subprocess.CompletedProcess(self.process.args, returncode, self.log_so_far(), "")
 
 
 @dataclass(frozen=True)
@@ -125,3 +150,50 @@ class PipelineRun:
     @property
     def log(self) -> str:
         return self.result.stdout + self.result.stderr
+
+
+# Columns that record when or where something ran (wall clock, the copy's paths), not what it produced.
+RUN_CONTEXT_COLUMNS = {
+    "artifact_path",
+    "scored_at",
+    "trained_at",
+    "registered_at",
+    "changed_at",
+    "rejected_at",
+    "dbt_updated_at",
+}
+# Tables that are logs of runs by design: every run appends to them.
+RUN_LOGS = {"ml.model_registry", "ml.model_alias_history", "ml.model_aliases"}
+
+
+def table_checksums(
+    database: Path, schemas: tuple[str, ...] = ("marts", "ml"), run_logs: bool = False
+) -> dict[str, tuple]:
+    """schema.table -> (rows, order-independent hash of every row, run-context columns left out);
+    the registry's run logs only when asked (every training appends to them)."""
+    import duckdb
+
+    sums = {}
+    with duckdb.connect(str(database), read_only=True) as con:
+        tables = con.execute(
+            "select schema_name, table_name from duckdb_tables() where schema_name in (select unnest(?)) "
+            "order by all",
+            [list(schemas)],
+        ).fetchall()
+        for schema, table in tables:
+            if f"{schema}.{table}" in RUN_LOGS and not run_logs:
+                continue
+            columns = [
+                name
+                for (name,) in con.execute(
+                    "select column_name from duckdb_columns() where schema_name = ? and table_name = ? "
+                    "order by column_index",
+                    [schema, table],
+                ).fetchall()
+                if name not in RUN_CONTEXT_COLUMNS
+            ]
+            hashed = ", ".join(f'"{c}"' for c in columns)
+            sums[f"{schema}.{table}"] = con.execute(
+                f'select count(*), sum(hash({hashed})) from "{schema}"."{table}"'
+            ).fetchone()
+    return sums

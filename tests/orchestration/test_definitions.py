@@ -94,7 +94,7 @@ def test_groups_checks_jobs_schedules_and_sensors(defs: dg.Definitions) -> None:
 def test_daily_data_is_partitioned_by_landing_day_and_a_range_runs_as_one_step(defs: dg.Definitions) -> None:
     graph = defs.resolve_asset_graph()
     partitioned = {key for key in graph.get_all_asset_keys() if graph.get(key).partitions_def is not None}
-    landing = {key for key in graph.get_all_asset_keys() if graph.get(key).group_name == "sources"}
+    landing = {key for key in graph.get_all_asset_keys() if key.path[0].startswith("landing_")}
     assert partitioned == landing | {
         dg.AssetKey(["marts", "fct_payments"]),
         dg.AssetKey(["ml", "payment_fraud_scores"]),
@@ -131,3 +131,21 @@ def _asset_keys_of_step(plan, step_key: str) -> set[dg.AssetKey]:
         for output in step.step_outputs
         if output.properties is not None and output.properties.asset_key is not None
     }
+
+
+def test_every_model_reading_the_landing_zone_waits_for_the_inventory(defs: dg.Definitions) -> None:
+    from orchestration.lib.translator import INVENTORY_KEY
+
+    graph = defs.resolve_asset_graph()
+    base = [key for key in graph.get_all_asset_keys() if key.path[-1].startswith("base_")]
+    assert len(base) == 10
+    assert all(INVENTORY_KEY in graph.get(key).parent_keys for key in base)
+
+
+def test_every_writing_asset_holds_the_warehouse_lock(defs: dg.Definitions) -> None:
+    from orchestration.defs.lock import LOCK_KEY
+
+    graph = defs.resolve_asset_graph()
+    nodes = [graph.get(key) for key in graph.get_all_asset_keys()]
+    writers = {node.assets_def for node in nodes if node.is_materializable}
+    assert writers and all(LOCK_KEY in assets_def.required_resource_keys for assets_def in writers)

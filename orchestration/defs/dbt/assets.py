@@ -27,6 +27,7 @@ from dagster_dbt import DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from ml.identifiers import quote_relation
 from orchestration.defs.dbt.resources import dbt_project
+from orchestration.defs.lock import WarehouseLock  # held for the run: see orchestration/defs/lock.py
 from orchestration.lib.environment import warehouse_db
 from orchestration.lib.partitions import SINGLE_RUN, daily_partitions, partition_days
 from orchestration.lib.translator import WarehouseTranslator
@@ -83,7 +84,7 @@ def run_dbt(context: AssetExecutionContext, dbt: DbtCliResource, args: list[str]
     name="warehouse_dbt",
     selector="not_daily",
 )
-def warehouse_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
+def warehouse_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, warehouse_lock: WarehouseLock):
     yield from run_dbt(context, dbt, [])
 
 
@@ -95,7 +96,9 @@ def warehouse_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
     partitions_def=daily_partitions(),
     backfill_policy=SINGLE_RUN,
 )
-def warehouse_dbt_daily_assets(context: AssetExecutionContext, dbt: DbtCliResource):
+def warehouse_dbt_daily_assets(
+    context: AssetExecutionContext, dbt: DbtCliResource, warehouse_lock: WarehouseLock
+):
     first, last = partition_days(context)
     context.log.info(f"landing days {first} to {last} in one dbt invocation")
     days = {"landing_day_from": first.isoformat(), "landing_day_to": last.isoformat()}

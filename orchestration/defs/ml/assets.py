@@ -11,6 +11,7 @@ import duckdb
 from ml.identifiers import quote, quote_relation
 from ml.settings import models_dir
 from ml.specs import ModelSpec, load_specs
+from orchestration.defs.lock import LOCK_KEY
 from orchestration.lib.environment import warehouse_db
 from orchestration.lib.partitions import SINGLE_RUN, daily_partitions, partition_days
 from orchestration.lib.translator import ML_GROUP, table_key
@@ -56,6 +57,7 @@ def training_asset(spec: ModelSpec) -> dg.AssetsDefinition:
             )
         ],
         retry_policy=WRITER_RETRY,
+        required_resource_keys={LOCK_KEY},
         metadata={"spec": spec.source_path},
     )
     def train(context: dg.AssetExecutionContext):
@@ -106,6 +108,7 @@ def scoring_asset(spec: ModelSpec) -> dg.AssetsDefinition:
             dg.AssetCheckSpec(SANITY_CHECK, asset=key, blocking=True, description="no nulls, in range, rows")
         ],
         retry_policy=WRITER_RETRY,
+        required_resource_keys={LOCK_KEY},
         partitions_def=daily_partitions() if daily else None,
         backfill_policy=SINGLE_RUN if daily else None,
     )

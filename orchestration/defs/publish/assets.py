@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from orchestration.defs.lock import LOCK_KEY
 from orchestration.defs.publish.publishing import publish
 from orchestration.lib.environment import analytics_db, warehouse_db
 
@@ -14,6 +15,7 @@ def publish_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
         deps=upstream,
         group_name="publish",
         kinds={"duckdb"},
+        required_resource_keys={LOCK_KEY},
         description="data/analytics.duckdb: the marts and ml schemas, replaced atomically for analysts.",
     )
     def analytics_duckdb(context: dg.AssetExecutionContext) -> dg.MaterializeResult:

@@ -1,6 +1,10 @@
 """Write-audit-publish: copy the analyst-facing schemas of the build file into a new DuckDB file,
 check it, and atomically rename it over the published one. A reader that has the old file open
-keeps its snapshot; new readers see the new file; nobody ever sees half of it."""
+keeps its snapshot; new readers see the new file; nobody ever sees half of it.
+
+The new file is checked by reopening it read-only and recounting every table against the build
+file, and it is flushed to disk (file, then directory) around the rename, so a crash at any point
+leaves either the old snapshot or the new one, never a torn file."""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+
+from ml.crashpoints import crash_point
 
 PUBLISHED_SCHEMAS = ("marts", "ml")
 
@@ -21,8 +27,10 @@ class Published:
 
 def publish(build_file: Path, target: Path) -> Published:
     target.parent.mkdir(parents=True, exist_ok=True)
+    # a publish killed before its rename leaves its staging file: remove any (one publisher at a time)
+    for stale in target.parent.glob(f".{target.name}.*.tmp"):
+        stale.unlink()
     staging = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    staging.unlink(missing_ok=True)
     tables: dict[str, int] = {}
     try:
         with duckdb.connect(str(staging)) as out:
@@ -43,7 +51,35 @@ def publish(build_file: Path, target: Path) -> Published:
                 ).fetchone()[0]
             out.execute("detach build")
             out.execute("checkpoint")
+        crash_point("publish:before_audit")
+        audit(staging, tables)
+        _fsync(staging)
         os.replace(staging, target)
+        crash_point("publish:after_replace")
+        _fsync(target.parent)
     finally:
         staging.unlink(missing_ok=True)
     return Published(target, tables)
+
+
+class PublishAuditError(RuntimeError):
+    """The file about to be published does not hold what the build file holds."""
+
+
+def audit(candidate: Path, expected: dict[str, int]) -> None:
+    """Reopen the candidate read-only: every expected table is there with the expected rows."""
+    with duckdb.connect(str(candidate), read_only=True) as con:
+        found = {
+            f"{schema}.{table}": con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
+            for schema, table in con.execute("select schema_name, table_name from duckdb_tables()").fetchall()
+        }
+    if found != expected:
+        raise PublishAuditError(f"{candidate}: tables and rows {found}, the build file has {expected}")
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,170 @@
+"""Crashes: the pipeline is killed with SIGKILL at 11 points across the landing inventory, dbt,
+training, scoring and publishing. After each kill the published file is the last good snapshot
+(it opens read-only and passes the publish audit), no score is duplicated, every registered model
+has its complete artifact; then the interrupted step is rerun and every table equals the tables of
+the run that was never interrupted (the tiny pipeline run the copy was taken from).
+
+Named points (ml/crashpoints.py, CRASH_AT) sit between the writes whose order makes a crash safe;
+the dbt and Dagster points are timed kills of the whole process group while a step is working.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from ml.artifacts import artifact_hash
+from tests.conftest import DBT, REPO_ROOT, WAREHOUSE_DIR
+from tests.pipeline import PipelineEnv, PipelineRun, table_checksums
+
+pytestmark = pytest.mark.slow
+
+KILLED = -signal.SIGKILL
+
+
+def run(env: PipelineEnv, args: list[str], crash_at: str | None = None, cwd: Path = REPO_ROOT):
+    environ = env.environ() | ({"CRASH_AT": crash_at} if crash_at else {})
+    return subprocess.run(args, cwd=cwd, env=environ, capture_output=True, text=True, timeout=900)
+
+
+def kill_when(env: PipelineEnv, args: list[str], marker: str, delay: float, cwd: Path = REPO_ROOT) -> str:
+    """Start `args` in its own process group; SIGKILL the group `delay` s after `marker` appears."""
+    log = env.work_dir / f"killed-{time.monotonic_ns()}.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            args, cwd=cwd, env=env.environ(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    deadline = time.monotonic() + 600
+    while marker not in log.read_text(errors="replace"):
+        assert process.poll() is None, f"finished before {marker!r}:\n{log.read_text()[-3000:]}"
+        assert time.monotonic() < deadline, f"no {marker!r} in time"
+        time.sleep(0.2)
+    time.sleep(delay)
+    assert process.poll() is None, f"finished before the kill:\n{log.read_text()[-3000:]}"
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    return log.read_text(errors="replace")
+
+
+def assert_safe_after_a_crash(env: PipelineEnv, published: dict) -> None:
+    """What must hold right after any kill, before anything is rerun."""
+    # the published file opens read-only, every row of every table reads, and it is the last good
+    # snapshot (run logs included: a snapshot is never half old, half new)
+    assert table_checksums(env.analytics, run_logs=True) == published
+    with duckdb.connect(str(env.database), read_only=True) as con:  # the build file reopens (WAL replayed)
+        rows, distinct = con.sql(
+            "select count(*), count(distinct payment_id) from ml.payment_fraud_scores"
+        ).fetchone()
+        registered = con.sql("select artifact_path, artifact_hash from ml.model_registry").fetchall()
+    assert rows == distinct, "duplicate scores"
+    for path, digest in registered:  # no orphan registry row, no half-written artifact behind one
+        assert artifact_hash(Path(path)) == digest, path
+
+
+@pytest.fixture(scope="module")
+def baseline(tiny_pipeline_run: PipelineRun) -> tuple[PipelineEnv, dict, dict]:
+    assert tiny_pipeline_run.result.returncode == 0
+    env = tiny_pipeline_run.env
+    return env, table_checksums(env.database), table_checksums(env.analytics, run_logs=True)
+
+
+def ml_cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "ml", *args]
+
+
+PUBLISH = [
+    sys.executable,
+    "-c",
+    "import os; from pathlib import Path; from orchestration.defs.publish.publishing import publish; "
+    "publish(Path(os.environ['WAREHOUSE_DB']), Path(os.environ['ANALYTICS_DB']))",
+]
+
+NAMED_POINTS = {
+    "train:after_artifact": ml_cli("train", "payment_fraud"),
+    "train:before_commit": ml_cli("train", "payment_fraud"),
+    "score:after_spool": ml_cli("score", "payment_fraud", "--days", "2025-02-01", "2025-02-10"),
+    "score:in_transaction": ml_cli("score", "payment_fraud", "--days", "2025-02-01", "2025-02-10"),
+    "score:before_backtest": ml_cli("score", "daily_demand"),
+    "publish:before_audit": PUBLISH,
+    "publish:after_replace": PUBLISH,
+}
+
+
+@pytest.mark.parametrize("point", NAMED_POINTS)
+def test_a_kill_at_a_named_point_is_recovered_by_a_rerun(
+    baseline: tuple[PipelineEnv, dict, dict], tmp_path: Path, point: str
+) -> None:
+    source, built, published = baseline
+    env = source.copy_to(tmp_path)
+    killed = run(env, NAMED_POINTS[point], crash_at=point)
+    assert killed.returncode == KILLED, killed.stdout + killed.stderr
+    assert_safe_after_a_crash(env, published)
+    rerun = run(env, NAMED_POINTS[point])
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert table_checksums(env.database) == built
+    assert table_checksums(env.analytics, run_logs=True) == published  # same data, same snapshot
+    assert not list(env.analytics.parent.glob(".analytics.duckdb.*.tmp"))  # no stale staging file
+    assert not [p for p in env.models_dir.glob("*/.*")]  # no staging artifact left
+
+
+def test_a_kill_between_recording_and_moving_a_rejected_file(
+    baseline: tuple[PipelineEnv, dict, dict], tmp_path: Path
+) -> None:
+    source, _, _ = baseline
+    env = source.copy_to(tmp_path)
+    day = sorted((env.landing_dir / "payments" / "payments").glob("date=*"))[-1]
+    (day / "part-09999.parquet").write_bytes(b"not parquet at all")
+    inventory = [sys.executable, "-m", "orchestration.lib.landing_inventory"]
+    killed = run(env, inventory, crash_at="inventory:after_record")
+    assert killed.returncode == KILLED
+    assert (day / "part-09999.parquet").exists()  # the record is written, the file not moved yet
+    assert run(env, inventory).returncode == 0
+    moved = env.rejected_dir / "payments" / "payments" / day.name / "part-09999.parquet"
+    records = list(moved.parent.glob("*.rejection.parquet"))
+    assert moved.exists() and not (day / "part-09999.parquet").exists()
+    assert len(records) == 1 and pq.read_table(records[0]).num_rows == 1
+
+
+def test_a_kill_during_the_daily_dbt_model_is_recovered_by_a_rerun(
+    baseline: tuple[PipelineEnv, dict, dict], tmp_path: Path
+) -> None:
+    source, built, published = baseline
+    env = source.copy_to(tmp_path)
+    days = json.dumps({"landing_day_from": "2025-01-01", "landing_day_to": "2025-04-30"})
+    dbt = [str(DBT), "build", "--select", "fct_payments+", "--vars", days]
+    kill_when(env, dbt, "START sql incremental model marts.fct_payments", 0.5, cwd=WAREHOUSE_DIR)
+    assert_safe_after_a_crash(env, published)
+    rerun = run(env, dbt, cwd=WAREHOUSE_DIR)
+    assert rerun.returncode == 0, rerun.stdout[-5000:]
+    assert table_checksums(env.database) == built
+
+
+@pytest.mark.parametrize(
+    ("marker", "delay"),
+    [
+        ("warehouse_dbt - Running dbt command", 8.0),  # the first dbt step, mid-build
+        ('STEP_START - Started execution of step "ml__payment_fraud_scores"', 1.5),  # scoring
+    ],
+)
+def test_a_kill_of_a_dagster_run_is_recovered_by_the_next_run(
+    baseline: tuple[PipelineEnv, dict, dict], tmp_path: Path, marker: str, delay: float
+) -> None:
+    source, built, published = baseline
+    env = source.copy_to(tmp_path)
+    # the daily job (no training: the training points are the named ones above), so that the
+    # uninterrupted reference is the run the copy was taken from
+    kill_when(env, env.job_command("daily_refresh"), marker, delay)
+    assert_safe_after_a_crash(env, published)
+    rerun = env.run_job("daily_refresh")  # the OS released the killed run's lock
+    assert rerun.returncode == 0, rerun.stdout[-5000:]
+    assert table_checksums(env.database) == built
+    assert table_checksums(env.analytics, run_logs=True) == published
