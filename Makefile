@@ -26,11 +26,11 @@ export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS ?= true
 SIM_ARGS ?= --seed 7 --start 2025-01-01 --days 425
 DEMO_STAMP := data/.demo-generated
 
-.PHONY: help install run data build evaluate test lint dev docs clean
+.PHONY: help install run data build evaluate test test-all lint dev docs clean
 
 help:
 	@echo "make run    set up, generate the demo data, build the warehouse"
-	@echo "make test   set up, lint (ruff, sqlfluff) and run the test suite"
+	@echo "make test   set up, lint (ruff, sqlfluff) and run the test suite (make test-all: with soak tests)"
 	@echo "make dev    the Dagster UI (asset graph, runs, checks) on http://127.0.0.1:3000"
 	@echo "make lint   ruff + sqlfluff"
 	@echo "make evaluate  the champions against the simulator's oracle (quality bar)"
@@ -80,6 +80,10 @@ run: data build
 
 test: lint $(MANIFEST)
 	$(BIN)/python -m pytest
+
+# Everything, the soak repetitions of proven faults included (about 3 more minutes).
+test-all: lint $(MANIFEST)
+	$(BIN)/python -m pytest -m ""
 
 # sqlfluff's dbt templater compiles the project against WAREHOUSE_DB (created empty if missing).
 lint: install
