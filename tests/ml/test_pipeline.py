@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -177,12 +177,45 @@ def test_gate_refuses_a_model_below_its_floor_and_scoring_keeps_the_champion(
         assert con.sql("select distinct model_version from ml.payment_fraud_scores").fetchall() == [(1,)]
 
 
+def test_a_degraded_model_is_never_promoted_and_the_champions_scores_stay(
+    trained_warehouse: TrainedWarehouse, tmp_path: Path
+) -> None:
+    """A spec change that cripples the model (only the hour of the payment left as a feature)."""
+    env = trained_warehouse.copy_to(tmp_path)
+    data = yaml.safe_load((SPEC_DIR / "payment_fraud.yml").read_text())
+    data["features"] = {"numeric": ["paid_hour_utc"], "categorical": []}
+    spec = parse_spec(data, "payment_fraud.yml")
+    scores = "select count(*), sum(hash(payment_id, fraud_score, model_version)) from ml.payment_fraud_scores"
+    with duckdb.connect(str(env.database)) as con:
+        before = con.sql(scores).fetchone()
+        result = run_training(con, spec, env.models_dir, datetime(2030, 1, 1))
+        assert not result.promoted, result.metrics["test"]
+        assert "below floor" in result.gate.summary and "worse than champion" in result.gate.summary
+        assert registry.alias_version(con, "payment_fraud", "champion") == 1
+        refused = "select count(*) from ml.model_alias_history where action = 'refused' and version = ?"
+        assert con.execute(refused, [result.version]).fetchone() == (1,)
+    env.python("-m", "ml", "score", "payment_fraud")
+    with duckdb.connect(str(env.database), read_only=True) as con:
+        assert con.sql(scores).fetchone() == before
+
+
 def test_rollback_restores_an_earlier_champion(trained_warehouse: TrainedWarehouse, tmp_path: Path) -> None:
     env = trained_warehouse.copy_to(tmp_path)
-    env.python("-m", "ml", "train", "daily_demand")  # v2 becomes champion
+    with duckdb.connect(str(env.database), read_only=True) as con:
+        v1_scores = con.sql(FORECAST).fetchall()
+    # v2: a slightly different model (fewer leaves) that passes the gate and replaces the scores
+    data = yaml.safe_load((SPEC_DIR / "daily_demand.yml").read_text())
+    data["lightgbm"]["params"]["num_leaves"] = 47
+    now = datetime.now(UTC).replace(tzinfo=None)  # before the rollback's own timestamp
+    with duckdb.connect(str(env.database)) as con:
+        assert run_training(con, parse_spec(data, "daily_demand.yml"), env.models_dir, now).promoted
+    env.python("-m", "ml", "score", "daily_demand")
+    with duckdb.connect(str(env.database), read_only=True) as con:
+        assert con.sql(FORECAST).fetchall() != v1_scores
     env.python("-m", "ml", "rollback", "daily_demand", "1", "--reason", "test rollback")
     env.python("-m", "ml", "score", "daily_demand")
     with duckdb.connect(str(env.database), read_only=True) as con:
+        assert con.sql(FORECAST).fetchall() == v1_scores  # the previous scores, exactly
         assert registry.alias_version(con, "daily_demand", "champion") == 1
         history = con.sql(
             "select version, action, changed_at from ml.model_alias_history "
