@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pytest
 
-from orchestration.defs.publish.publishing import publish
+from orchestration.defs.publish.publishing import PublishAuditError, audit, publish
 
 
 def build_file(path: Path, total: int) -> None:
@@ -62,3 +63,14 @@ def test_a_reader_keeps_its_snapshot_while_a_new_reader_sees_the_new_file(tmp_pa
     reader.wait(timeout=30)
     with duckdb.connect(str(target), read_only=True) as con:
         assert con.sql("select total from marts.fct_sales").fetchone()[0] == 2
+
+
+def test_the_audit_refuses_a_copy_that_differs_from_the_build_file(tmp_path: Path) -> None:
+    build, target = tmp_path / "build.duckdb", tmp_path / "analytics.duckdb"
+    build_file(build, 1)
+    counts = publish(build, target).tables
+    audit(target, counts)
+    with pytest.raises(PublishAuditError, match="the build file has"):
+        audit(target, {**counts, "marts.fct_sales": 2})
+    with pytest.raises(PublishAuditError):
+        audit(target, {**counts, "marts.missing": 0})

@@ -46,8 +46,9 @@ def publish(build_file: Path, target: Path) -> Published:
                 out.execute(f'create schema if not exists "{schema}"')
             for schema, table in relations:
                 out.execute(f'create table "{schema}"."{table}" as select * from build."{schema}"."{table}"')
+                # counted in the build file, so that the audit below compares the copy with its source
                 tables[f"{schema}.{table}"] = out.execute(
-                    f'select count(*) from "{schema}"."{table}"'
+                    f'select count(*) from build."{schema}"."{table}"'
                 ).fetchone()[0]
             out.execute("detach build")
             out.execute("checkpoint")
