@@ -21,8 +21,3 @@ def analytics_db() -> Path:
 
 def landing_dir() -> Path:
     return Path(os.environ.get("LANDING_DIR", REPO_ROOT / "data" / "landing")).resolve()
-
-
-def dbt_environment() -> dict[str, str]:
-    """Absolute paths for the dbt subprocess, whatever its working directory."""
-    return {"WAREHOUSE_DB": str(warehouse_db()), "LANDING_DIR": str(landing_dir())}

@@ -20,8 +20,8 @@ The contract is the column list (names and types) of each landing source in the 
 
 from __future__ import annotations
 
+import json
 import os
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,9 +31,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ml.crashpoints import crash_point
-from orchestration.lib.environment import REPO_ROOT, landing_dir
+from orchestration.lib.environment import REPO_ROOT, WAREHOUSE_DIR, landing_dir
+from orchestration.lib.landing import PARTITION as DAY_FOLDER
 
-DAY_FOLDER = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
 RECORD_SUFFIX = ".rejection.parquet"
 
 
@@ -90,6 +90,11 @@ class Inventory:
 
 def rejected_dir() -> Path:
     return Path(os.environ.get("REJECTED_DIR", REPO_ROOT / "data" / "landing_rejected")).resolve()
+
+
+def load_contract() -> list[LandingTable]:
+    """The contract from the dbt manifest prepared at install (`make install` runs `dbt parse`)."""
+    return contract_from_manifest(json.loads((WAREHOUSE_DIR / "target" / "manifest.json").read_text()))
 
 
 def contract_from_manifest(manifest: dict) -> list[LandingTable]:
@@ -222,10 +227,7 @@ def take_inventory(
 
 
 def main() -> None:
-    import json
-
-    manifest = json.loads((REPO_ROOT / "warehouse" / "target" / "manifest.json").read_text())
-    inventory = take_inventory(contract_from_manifest(manifest))
+    inventory = take_inventory(load_contract())
     print(f"{len(inventory.checked)} files on contract, {len(inventory.rejected)} rejected")
     for item in inventory.rejected:
         print(f"rejected {item.landing_file}: {item.reason} ({item.detail}) -> {item.rejected_file}")

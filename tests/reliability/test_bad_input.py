@@ -8,7 +8,6 @@ with the file and the column named, before dbt: see the tests at the bottom.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -23,17 +22,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orchestration.lib.landing_inventory import ContractError, contract_from_manifest, take_inventory
-from tests.conftest import REPO_ROOT, DbtEnv, generate_world
+from orchestration.lib.landing_inventory import ContractError, load_contract, take_inventory
+from tests.conftest import DbtEnv, generate_world
 
 pytestmark = pytest.mark.slow
 
 WORLD = {"seed": 23, "days": 45, "customers": 400, "stores": 2, "products": 10, "payments_per_day": 80}
 CHARGEBACK_HEADER = "chargeback_id,payment_id,received_at,reason_code,amount,currency"
-
-
-def contract() -> list:
-    return contract_from_manifest(json.loads((REPO_ROOT / "warehouse/target/manifest.json").read_text()))
 
 
 @dataclass(frozen=True)
@@ -164,7 +159,7 @@ def faulty(tmp_path_factory: pytest.TempPathFactory) -> FaultyWorld:
     env = DbtEnv(landing, root / "warehouse.duckdb", root)
     world = World(landing, env.rejected_dir, day)
     files = plant_all(world)
-    inventory = take_inventory(contract(), landing, env.rejected_dir)
+    inventory = take_inventory(load_contract(), landing, env.rejected_dir)
     env.dbt("build")  # every data test passes, reconciliation's included
     return FaultyWorld(env, world, files, inventory.extra_columns)
 
@@ -266,12 +261,11 @@ def one_file_landing(root: Path, table: str, data: pa.Table) -> Path:
 
 
 def payments_table() -> list:
-    return [t for t in contract() if (t.system, t.table) == ("payments", "payments")]
+    return [t for t in load_contract() if (t.system, t.table) == ("payments", "payments")]
 
 
 def a_payment() -> pa.Table:
-    files = sorted((REPO_ROOT / "tests").glob("__never__"))  # no fixture data on disk: build one row
-    assert not files
+    """One payment on contract: every column a string except the decimal amount."""
     columns = {c.name: c.data_type for c in payments_table()[0].columns}
     values = {
         name: pa.array([Decimal("10.00")], pa.decimal128(12, 2))
@@ -300,7 +294,7 @@ def test_a_changed_csv_header_stops_the_inventory(tmp_path: Path) -> None:
     folder = tmp_path / "landing" / "disputes" / "chargebacks" / "date=2025-03-01"
     folder.mkdir(parents=True)
     (folder / "part-00000.csv").write_text("chargeback_id,payment_id,received_at,amount,currency\n")
-    tables = [t for t in contract() if t.table == "chargebacks"]
+    tables = [t for t in load_contract() if t.table == "chargebacks"]
     with pytest.raises(ContractError, match="required column 'reason_code' is missing"):
         take_inventory(tables, tmp_path / "landing", tmp_path / "rejected")
 
