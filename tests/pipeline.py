@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from ml.specs import SPEC_DIR
-from tests.conftest import REPO_ROOT, DbtEnv
+from tests.conftest import REPO_ROOT, DbtEnv, repoint_artifacts
 
 TINY_PIPELINE = {
     "seed": 5,
@@ -91,14 +91,7 @@ class PipelineEnv(DbtEnv):
         shutil.copy(self.analytics, root / "analytics.duckdb")
         shutil.copytree(self.models_dir, root / "models")
         copy = PipelineEnv(root / "landing", root / "warehouse.duckdb", root, self.specs_dir)
-        copy.python(
-            "-c",
-            "import duckdb, sys; con = duckdb.connect(sys.argv[1]); con.execute("
-            "'update ml.model_registry set artifact_path = replace(artifact_path, ?, ?)', sys.argv[2:])",
-            str(copy.database),
-            str(self.models_dir),
-            str(copy.models_dir),
-        )
+        repoint_artifacts(copy.database, self.models_dir, copy.models_dir)
         return copy
 
     def job_command(self, job: str) -> list[str]:

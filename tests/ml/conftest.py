@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import DbtEnv, generate_world
+from tests.conftest import DbtEnv, generate_world, repoint_artifacts
 
 
 @dataclass(frozen=True)
@@ -32,12 +32,7 @@ class TrainedWarehouse:
         root.mkdir(parents=True, exist_ok=True)
         shutil.copy(self.env.database, root / "warehouse.duckdb")
         shutil.copytree(self.env.models_dir, root / "models")
-        # artifact paths in the registry point at the original store: repoint the copy
-        with duckdb.connect(str(root / "warehouse.duckdb")) as con:
-            con.execute(
-                "update ml.model_registry set artifact_path = replace(artifact_path, ?, ?)",
-                [str(self.env.models_dir), str(root / "models")],
-            )
+        repoint_artifacts(root / "warehouse.duckdb", self.env.models_dir, root / "models")
         return DbtEnv(landing_dir=self.env.landing_dir, database=root / "warehouse.duckdb", work_dir=root)
 
 
