@@ -9,12 +9,8 @@ import dagster as dg
 from orchestration.defs.dbt.resources import manifest
 from orchestration.defs.lock import LOCK_KEY
 from orchestration.lib.landing_inventory import contract_from_manifest, take_inventory
+from orchestration.lib.markdown import markdown_table
 from orchestration.lib.translator import INVENTORY_KEY
-
-
-def _markdown(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
 
 
 def landing_inventory_asset(sources: list[dg.AssetSpec]) -> dg.AssetsDefinition:
@@ -39,8 +35,8 @@ def landing_inventory_asset(sources: list[dg.AssetSpec]) -> dg.AssetsDefinition:
                 "files_on_contract": len(inventory.checked),
                 "rows_on_contract": sum(f.rows for f in inventory.checked),
                 "files_rejected_now": len(inventory.rejected),
-                "rejected": dg.MetadataValue.md(_markdown(rejected, ("file", "reason", "detail"))),
-                "extra_columns": dg.MetadataValue.md(_markdown(extra, ("file", "columns"))),
+                "rejected": dg.MetadataValue.md(markdown_table(("file", "reason", "detail"), rejected)),
+                "extra_columns": dg.MetadataValue.md(markdown_table(("file", "columns"), extra)),
             }
         )
 

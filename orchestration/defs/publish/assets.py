@@ -5,6 +5,7 @@ import dagster as dg
 from orchestration.defs.lock import LOCK_KEY
 from orchestration.defs.publish.publishing import publish
 from orchestration.lib.environment import analytics_db, warehouse_db
+from orchestration.lib.markdown import markdown_table
 
 PUBLISH_KEY = dg.AssetKey(["publish", "analytics_duckdb"])
 
@@ -21,13 +22,11 @@ def publish_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
     def analytics_duckdb(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         result = publish(warehouse_db(), analytics_db())
         context.log.info(f"published {len(result.tables)} tables to {result.path}")
+        rows = [(table, f"{count:,}") for table, count in result.tables.items()]
         return dg.MaterializeResult(
             metadata={
                 "path": dg.MetadataValue.path(str(result.path)),
-                "tables": dg.MetadataValue.md(
-                    "| table | rows |\n|---|---:|\n"
-                    + "\n".join(f"| {t} | {n:,} |" for t, n in result.tables.items())
-                ),
+                "tables": dg.MetadataValue.md(markdown_table(("table", "rows"), rows, right=("rows",))),
                 "dagster/row_count": sum(result.tables.values()),
             }
         )
