@@ -1,15 +1,15 @@
 """Batch scoring with the champion.
 
-Rows stream out of DuckDB as Arrow record batches, are scored batch by batch and spooled to a
-Parquet file, so memory stays bounded whatever the table size. The output table is then replaced in
-one statement, or, for a daily spec scoring some landing days, those days are deleted and inserted
-in one transaction: a rerun replaces, never duplicates, and a reader never sees half of it.
+Rows stream out of DuckDB as Arrow record batches, are scored batch by batch (by the compiled
+forest when it agrees with LightGBM, see ml/compiled.py) and inserted into the output table inside
+one transaction, so memory stays bounded whatever the table size (DuckDB spills uncommitted rows to
+disk). The whole window replaces the table, or, for a daily spec scoring some landing days, those
+days are deleted and reinserted: a rerun replaces, never duplicates, and a reader never sees half.
 """
 
 from __future__ import annotations
 
-import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -17,17 +17,20 @@ import duckdb
 import numpy as np
 import polars as pl
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from ml import registry
 from ml.artifacts import load_artifact
+from ml.attribution import PathAttribution, top_reasons
+from ml.compiled import LightGBMPredictor, choose
 from ml.crashpoints import crash_point
 from ml.dataset import event_sql, load_labelled, to_matrix, unique_columns
 from ml.identifiers import quote, quote_relation
+from ml.settings import models_dir
 from ml.specs import ModelSpec
 from ml.train import TrainedModel
 
 BATCH_ROWS = 262_144
+PROBE_ROWS = 2_048  # rows of the first batch on which a compiled model must agree with LightGBM
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class ScoringResult:
     flagged: int | None
     backtest_table: str
     backtest_rows: int
+    engine: str = "lightgbm"  # what computed the trees' output: "lleaves" (compiled) or "lightgbm"
 
 
 Days = tuple[date, date]
@@ -70,11 +74,15 @@ def _key_columns(spec: ModelSpec) -> list[str]:
 
 
 def reason_codes(model: TrainedModel, matrix: np.ndarray, top: int) -> list[list[str]]:
-    """Names of the features pushing each row's score up the most (LightGBM SHAP contributions)."""
-    contributions = model.booster.predict(matrix, pred_contrib=True)[:, :-1]
-    names = model.spec.features.names
-    order = np.argsort(-contributions, axis=1, kind="stable")[:, :top]
-    return [[names[j] for j in row if contributions[i, j] > 0] for i, row in enumerate(order)]
+    """Names of the features pushing each row's score up the most: exact TreeSHAP contributions
+    (LightGBM's pred_contrib), or path attribution when the spec says `reason_method: path`."""
+    if model.spec.reason_method == "path":
+        contributions = PathAttribution.from_booster(model.booster).contributions(
+            model.booster.predict(matrix, pred_leaf=True)
+        )
+    else:
+        contributions = model.booster.predict(matrix, pred_contrib=True)[:, :-1]
+    return top_reasons(contributions, model.spec.features.names, top)
 
 
 def _score_batch(model: TrainedModel, batch: pa.RecordBatch, version: int, scored_at: datetime) -> pa.Table:
@@ -101,39 +109,59 @@ def _score_batch(model: TrainedModel, batch: pa.RecordBatch, version: int, score
     return pa.table(columns)
 
 
-def _replace_table(con: duckdb.DuckDBPyConnection, table: str, parquet: Path) -> int:
-    con.execute(f"create or replace table {quote_relation(table)} as select * from read_parquet('{parquet}')")
-    (rows,) = con.execute(f"select count(*) from {quote_relation(table)}").fetchone()
-    return int(rows)
+class _ScoreWriter:
+    """Writes scored batches straight into the output table, inside one transaction on a cursor of
+    its own (the features stream out on the caller's connection meanwhile): a whole window replaces
+    the table, a set of days deletes and reinserts those days. Nothing is visible before `commit`,
+    and a crash before it leaves the previous scores, because DuckDB rolls the transaction back."""
 
+    def __init__(self, con: duckdb.DuckDBPyConnection, spec: ModelSpec, days: Days | None) -> None:
+        self.spec, self.days, self.rows = spec, days, 0
+        self.table = quote_relation(spec.output.table)
+        self.cursor = con.cursor()
+        self.cursor.execute("begin transaction")
+        self.started = False
 
-def _replace_days(con: duckdb.DuckDBPyConnection, spec: ModelSpec, days: Days, parquet: Path | None) -> int:
-    """Delete the scores of `days` and insert the new ones (if any), in one transaction."""
-    table = quote_relation(spec.output.table)
-    con.execute("begin transaction")
-    try:
-        if parquet is not None:
-            con.execute(f"create table if not exists {table} as from read_parquet('{parquet}') limit 0")
-            _check_same_columns(con, spec.output.table, parquet)
-        if parquet is not None or _exists(con, spec.output.table):
-            con.execute(f"delete from {table} where {_days_sql(spec, days)}")
+    def write(self, scored: pa.Table) -> None:
+        self.cursor.register("_scored", scored)
+        try:
+            if not self.started:
+                self._start(scored)
+            self.cursor.execute(f"insert into {self.table} by name select * from _scored")
+        finally:
+            self.cursor.unregister("_scored")
+        self.rows += scored.num_rows
+
+    def _start(self, first: pa.Table) -> None:
+        self.started = True
+        if self.days is None:
+            self.cursor.execute(f"create or replace table {self.table} as select * from _scored limit 0")
+            return
+        self.cursor.execute(f"create table if not exists {self.table} as select * from _scored limit 0")
+        _check_same_columns(self.cursor, self.spec.output.table, first.column_names)
+        self._delete_days()
+
+    def _delete_days(self) -> None:
+        assert self.days is not None
+        self.cursor.execute(f"delete from {self.table} where {_days_sql(self.spec, self.days)}")
         crash_point("score:in_transaction")
-        if parquet is not None:
-            con.execute(f"insert into {table} by name from read_parquet('{parquet}')")
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
-    if parquet is None:
-        return 0
-    (rows,) = con.execute(f"select count(*) from read_parquet('{parquet}')").fetchone()
-    return int(rows)
+
+    def commit(self) -> int:
+        if self.days is not None and not self.started and _exists(self.cursor, self.spec.output.table):
+            self._delete_days()  # a landing day without rows is valid: its old scores are removed
+        crash_point("score:after_spool")
+        self.cursor.execute("commit")
+        self.cursor.close()
+        return self.rows
+
+    def rollback(self) -> None:
+        self.cursor.execute("rollback")
+        self.cursor.close()
 
 
-def _check_same_columns(con: duckdb.DuckDBPyConnection, relation: str, parquet: Path) -> None:
+def _check_same_columns(con: duckdb.DuckDBPyConnection, relation: str, new: list[str]) -> None:
     """Days are replaced inside an existing table only if it has the columns this run writes."""
     existing = [row[0] for row in con.execute(f"describe {quote_relation(relation)}").fetchall()]
-    new = [row[0] for row in con.execute(f"describe from read_parquet('{parquet}')").fetchall()]
     if sorted(existing) != sorted(new):
         raise ValueError(
             f"{relation} has columns {existing}, this run writes {new}: drop the table (or score the "
@@ -149,6 +177,35 @@ def _exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
     return bool(found[0])
 
 
+def _feature_sql(spec: ModelSpec) -> str:
+    """The key columns as stored and the features, numeric ones cast to double by DuckDB (in
+    parallel, before they cross into Python), categorical ones as they are."""
+    keys = _key_columns(spec)
+    columns = [quote(c) for c in keys]
+    for name in spec.features.names:
+        if name in keys:
+            continue
+        numeric = name in spec.features.numeric
+        columns.append(f"cast({quote(name)} as double) as {quote(name)}" if numeric else quote(name))
+    return ", ".join(columns)
+
+
+def _with_predictor(model: TrainedModel, artifact_dir: Path, first: pa.RecordBatch) -> TrainedModel:
+    """The model with its compiled forest if it agrees with LightGBM on the first rows to score."""
+    frame = pl.from_arrow(first.slice(0, PROBE_ROWS))
+    assert isinstance(frame, pl.DataFrame)
+    probe = to_matrix(model.codebook.encode(frame), model.spec.features.names)
+    reference = LightGBMPredictor(model.booster, raw_score=model.spec.task == "binary")
+    chosen = choose(
+        reference, artifact_dir / "model.txt", compiled_cache_dir(), probe, model.spec.lightgbm.num_threads
+    )
+    return replace(model, predictor=chosen)
+
+
+def compiled_cache_dir() -> Path:
+    return models_dir() / ".compiled"
+
+
 def score(
     con: duckdb.DuckDBPyConnection,
     spec: ModelSpec,
@@ -161,39 +218,34 @@ def score(
     champion = registry.resolve(con, spec.name)
     model = load_artifact(Path(champion.artifact_path), champion.artifact_hash)
     where = scoring_where(spec, champion.training_cutoff, days)
-    columns = ", ".join(quote(c) for c in unique_columns(_key_columns(spec), spec.features.names))
-    order = ", ".join(quote(c) for c in spec.entity_key)
-    sql = f"select {columns} from {quote_relation(spec.features_relation)}"
+    # no ORDER BY: every row is scored on its own, and the scan keeps the feature table's order
+    sql = f"select {_feature_sql(spec)} from {quote_relation(spec.features_relation)}"
     if where:
         sql += f" where {' and '.join(where)}"
-    sql += f" order by {order}"
 
     con.execute("create schema if not exists ml")
     flagged = 0
-    with tempfile.TemporaryDirectory(prefix="scores-") as spool_dir:
-        spool = Path(spool_dir) / "scores.parquet"
-        writer: pq.ParquetWriter | None = None
-        reader = con.sql(sql).fetch_record_batch(batch_rows)
-        for batch in reader:
+    writer = _ScoreWriter(con, spec, days)
+    try:
+        for batch in con.sql(sql).to_arrow_reader(batch_rows):
+            if writer.rows == 0:
+                model = _with_predictor(model, Path(champion.artifact_path), batch)
             table = _score_batch(model, batch, champion.version, scored_at)
             if model.threshold is not None:
                 flagged += int(np.count_nonzero(table["is_flagged"].to_numpy()))
-            if writer is None:
-                writer = pq.ParquetWriter(spool, table.schema)
-            writer.write_table(table)
-        if writer is not None:
-            writer.close()
-        crash_point("score:after_spool")
-        if days is not None:  # a landing day without rows is valid: its old scores are removed
-            rows = _replace_days(con, spec, days, spool if writer is not None else None)
-        elif writer is None:
+            writer.write(table)
+        if days is None and writer.rows == 0:
             raise ValueError(
                 f"{spec.source_path}: nothing to score in {spec.features_relation} ({' and '.join(where)})"
             )
-        else:
-            rows = _replace_table(con, spec.output.table, spool)
+        rows = writer.commit()
+    except BaseException:
+        writer.rollback()
+        raise
     crash_point("score:before_backtest")
-    backtest_rows = write_backtest(con, spec, model, champion.version, champion.training_cutoff)
+    backtest_rows = _current_backtest(con, spec, champion.version)
+    if backtest_rows is None:
+        backtest_rows = write_backtest(con, spec, model, champion.version, champion.training_cutoff)
     return ScoringResult(
         spec.name,
         champion.version,
@@ -202,7 +254,21 @@ def score(
         flagged if model.threshold is not None else None,
         spec.backtest_table,
         backtest_rows,
+        model.predictor.engine if model.predictor is not None else "lightgbm",
     )
+
+
+def _current_backtest(con: duckdb.DuckDBPyConnection, spec: ModelSpec, version: int) -> int | None:
+    """The rows of the backtest table if it already holds this version's backtest, else None.
+
+    A version's backtest is its predictions on its own test window, which lies before its training
+    cutoff: it does not change when later days are scored, so a daily run does not recompute it."""
+    if not _exists(con, spec.backtest_table):
+        return None
+    rows, low, high = con.execute(
+        f"select count(*), min(model_version), max(model_version) from {quote_relation(spec.backtest_table)}"
+    ).fetchone()
+    return int(rows) if rows and low == high == version else None
 
 
 def write_backtest(
@@ -224,7 +290,12 @@ def write_backtest(
             pl.lit(version, pl.Int32).alias("model_version"),
         )
     )
-    with tempfile.TemporaryDirectory(prefix="backtest-") as spool_dir:
-        spool = Path(spool_dir) / "backtest.parquet"
-        frame.write_parquet(spool)
-        return _replace_table(con, spec.backtest_table, spool)
+    backtest = frame.to_arrow()
+    con.register("_backtest", backtest)
+    try:
+        con.execute(
+            f"create or replace table {quote_relation(spec.backtest_table)} as select * from _backtest"
+        )
+    finally:
+        con.unregister("_backtest")
+    return backtest.num_rows

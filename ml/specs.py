@@ -19,6 +19,7 @@ from ml.errors import SpecError
 from ml.identifiers import is_identifier
 
 Task = Literal["binary", "regression"]
+REASON_METHODS = ("tree_shap", "path")
 TASKS: tuple[str, ...] = ("binary", "regression")
 # Metrics a gate may name, and whether larger is better.
 METRIC_DIRECTIONS: dict[str, dict[str, bool]] = {
@@ -118,6 +119,8 @@ class ModelSpec:
     calibration: Literal["none", "platt"] = "none"
     operating_precision: float | None = None
     reason_codes: int = 3
+    # how reason codes credit features: exact TreeSHAP, or path attribution (ml/attribution.py)
+    reason_method: Literal["tree_shap", "path"] = "tree_shap"
     source_path: str = ""
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -319,6 +322,9 @@ def parse_spec(data: object, path: str) -> ModelSpec:
         calibration=calibration,
         operating_precision=operating_precision,
         reason_codes=top.get("reason_codes", int, 3, lambda v: 0 <= v <= 10, "an integer in 0..10"),
+        reason_method=top.get(
+            "reason_method", str, "tree_shap", lambda v: v in REASON_METHODS, "'tree_shap' or 'path'"
+        ),
         source_path=path,
         raw=data,
     )

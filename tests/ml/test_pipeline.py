@@ -122,6 +122,7 @@ def test_scoring_landing_days_replaces_those_days_only(
         for _ in range(2):
             result = score(con, spec, datetime(2026, 1, 1), days=(first, last))
             assert result.rows == sum(n for day, n, *_ in before if first <= day <= last)
+            assert result.engine == "lleaves"  # the compiled forest, checked against LightGBM
             assert con.sql(per_day).fetchall() == before
         empty = score(con, spec, datetime(2026, 1, 1), days=(date(2030, 1, 1), date(2030, 1, 1)))
         assert empty.rows == 0 and con.sql(per_day).fetchall() == before

@@ -63,6 +63,7 @@ def test_shipped_specs_load() -> None:
             lambda d: d.update(operating_precision=1.5),
             "operating_precision: expected a number between 0 and 1",
         ),
+        (lambda d: d.update(reason_method="lime"), "reason_method: expected 'tree_shap' or 'path'"),
     ],
 )
 def test_invalid_specs_name_the_file_and_the_field(change, message: str) -> None:

@@ -136,6 +136,7 @@ def scoring_asset(spec: ModelSpec) -> dg.AssetsDefinition:
                 "model_version": champion,
                 "flagged": result.flagged if result.flagged is not None else 0,
                 "backtest_rows": result.backtest_rows,
+                "prediction_engine": result.engine,
             },
             check_results=[
                 dg.AssetCheckResult(

@@ -1,0 +1,151 @@
+"""Compiled batch prediction: the champion's trees compiled to machine code with lleaves (LLVM).
+
+LightGBM walks its trees node by node through a generic interpreter; lleaves turns the same text
+model into one native function per forest, about 6x faster on this machine. Plain LightGBM stays the
+reference and the fallback:
+
+- no lleaves/llvmlite installed, or `ML_COMPILED_SCORING=never`: LightGBM predicts;
+- every compiled predictor is checked against LightGBM on a probe of real rows before it is used,
+  and refused (with a warning, LightGBM then predicts) if any output differs by more than 1e-9.
+
+The compiled object is cached by the SHA-256 of the model text plus the compiler and CPU, so a model
+is compiled once (about 2 s) and every later load of the same trees takes milliseconds. Deterministic
+training gives the same model text for the same data, hence the same cache entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import platform
+import tempfile
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
+from pathlib import Path
+from typing import Protocol
+
+import lightgbm as lgb
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+TOLERANCE = 1e-9
+MODES = ("auto", "never")
+
+
+class Predictor(Protocol):
+    """The model's output for an encoded float64 feature matrix: the raw margin of a binary model,
+    the prediction (objective transform applied) of a regression."""
+
+    engine: str
+
+    def predict(self, matrix: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class LightGBMPredictor:
+    booster: lgb.Booster
+    raw_score: bool
+    engine: str = "lightgbm"
+
+    def predict(self, matrix: np.ndarray) -> np.ndarray:
+        return self.booster.predict(matrix, raw_score=self.raw_score)
+
+
+@dataclass(frozen=True)
+class CompiledPredictor:
+    model: object  # lleaves.Model, compiled
+    threads: int
+    engine: str = "lleaves"
+
+    def predict(self, matrix: np.ndarray) -> np.ndarray:
+        return self.model.predict(np.ascontiguousarray(matrix, dtype=np.float64), n_jobs=self.threads)
+
+
+def mode() -> str:
+    """ML_COMPILED_SCORING: `auto` (compile when lleaves is installed; the default) or `never`."""
+    value = os.environ.get("ML_COMPILED_SCORING", "auto")
+    if value not in MODES:
+        raise ValueError(f"ML_COMPILED_SCORING={value!r}; expected one of {MODES}")
+    return value
+
+
+def _cache_key(model_text: str, raw_score: bool) -> str:
+    import llvmlite.binding as llvm
+
+    digest = hashlib.sha256(model_text.encode())
+    for part in (
+        package_version("lleaves"),
+        package_version("llvmlite"),
+        platform.machine(),
+        llvm.get_host_cpu_name(),
+        str(raw_score),
+    ):
+        digest.update(b"\x1f" + part.encode())
+    return digest.hexdigest()[:32]
+
+
+def compile_model(
+    model_file: Path, raw_score: bool, cache_dir: Path, threads: int
+) -> CompiledPredictor | None:
+    """The compiled forest of `model_file`, from the cache or compiled now; None without lleaves."""
+    try:
+        import lleaves
+    except ImportError:
+        return None
+    try:
+        key = _cache_key(model_file.read_text(), raw_score)
+    except PackageNotFoundError:
+        return None
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    cached = cache_dir / f"{key}.o"
+    model = lleaves.Model(model_file=str(model_file))
+    if cached.exists():
+        model.compile(cache=str(cached), raw_score=raw_score)
+    else:
+        # compiled to a private name and renamed, so a crash never leaves a torn object in the cache
+        fd, partial = tempfile.mkstemp(prefix=f".{key}-", suffix=".o", dir=cache_dir)
+        os.close(fd)
+        os.unlink(partial)  # lleaves writes the object only where no file exists
+        try:
+            model.compile(cache=partial, raw_score=raw_score)
+            os.replace(partial, cached)
+        finally:
+            Path(partial).unlink(missing_ok=True)
+    return CompiledPredictor(model, threads)
+
+
+def agrees(candidate: Predictor, reference: Predictor, probe: np.ndarray) -> float:
+    """The largest absolute difference between two predictors on the probe rows."""
+    if probe.shape[0] == 0:
+        return 0.0
+    return float(np.max(np.abs(candidate.predict(probe) - reference.predict(probe))))
+
+
+def choose(
+    reference: LightGBMPredictor,
+    model_file: Path,
+    cache_dir: Path,
+    probe: np.ndarray,
+    threads: int,
+) -> Predictor:
+    """The compiled predictor if it is allowed, available and agrees with LightGBM on the probe;
+    otherwise LightGBM itself."""
+    if mode() == "never":
+        return reference
+    compiled = compile_model(model_file, reference.raw_score, cache_dir, threads)
+    if compiled is None:
+        log.info("lleaves is not installed: scoring with LightGBM")
+        return reference
+    difference = agrees(compiled, reference, probe)
+    if difference > TOLERANCE:
+        log.warning(
+            "compiled model %s differs from LightGBM by %.3g (> %g): scoring with LightGBM",
+            model_file,
+            difference,
+            TOLERANCE,
+        )
+        return reference
+    return compiled
