@@ -190,14 +190,22 @@ def _feature_sql(spec: ModelSpec) -> str:
     return ", ".join(columns)
 
 
-def _with_predictor(model: TrainedModel, artifact_dir: Path, first: pa.RecordBatch) -> TrainedModel:
-    """The model with its compiled forest if it agrees with LightGBM on the first rows to score."""
+def _with_predictor(
+    model: TrainedModel, artifact_dir: Path, first: pa.RecordBatch, rows: int
+) -> TrainedModel:
+    """The model with its compiled forest if the pass is large enough (ml/compiled.py) and the
+    forest agrees with LightGBM on the first rows to score."""
     frame = pl.from_arrow(first.slice(0, PROBE_ROWS))
     assert isinstance(frame, pl.DataFrame)
     probe = to_matrix(model.codebook.encode(frame), model.spec.features.names)
     reference = LightGBMPredictor(model.booster, raw_score=model.spec.task == "binary")
     chosen = choose(
-        reference, artifact_dir / "model.txt", compiled_cache_dir(), probe, model.spec.lightgbm.num_threads
+        reference,
+        artifact_dir / "model.txt",
+        compiled_cache_dir(),
+        probe,
+        model.spec.lightgbm.num_threads,
+        rows,
     )
     return replace(model, predictor=chosen)
 
@@ -224,12 +232,13 @@ def score(
         sql += f" where {' and '.join(where)}"
 
     con.execute("create schema if not exists ml")
+    (to_score,) = con.sql(f"select count(*) from ({sql})").fetchone()
     flagged = 0
     writer = _ScoreWriter(con, spec, days)
     try:
         for batch in con.sql(sql).to_arrow_reader(batch_rows):
             if writer.rows == 0:
-                model = _with_predictor(model, Path(champion.artifact_path), batch)
+                model = _with_predictor(model, Path(champion.artifact_path), batch, int(to_score))
             table = _score_batch(model, batch, champion.version, scored_at)
             if model.threshold is not None:
                 flagged += int(np.count_nonzero(table["is_flagged"].to_numpy()))

@@ -15,6 +15,8 @@ from ml import compiled
 from ml.attribution import PathAttribution, top_reasons
 from ml.compiled import TOLERANCE, LightGBMPredictor, choose, compile_model
 
+ROWS = 2_000_000  # a pass large enough to compile under the default policy
+
 
 def _data(seed: int, rows: int = 4_000) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
@@ -78,7 +80,7 @@ def test_choose_refuses_a_compiled_forest_that_disagrees(model_file, tmp_path: P
     path = model_file("binary")
     reference = LightGBMPredictor(lgb.Booster(model_file=str(path)), raw_score=True)
     probe, _ = _data(seed=9, rows=500)
-    assert choose(reference, path, tmp_path, probe, threads=1).engine == "lleaves"
+    assert choose(reference, path, tmp_path, probe, threads=1, rows=ROWS).engine == "lleaves"
 
     class Drifting:
         engine = "lleaves"
@@ -87,20 +89,26 @@ def test_choose_refuses_a_compiled_forest_that_disagrees(model_file, tmp_path: P
             return reference.predict(matrix) + 1e-6
 
     monkeypatch.setattr(compiled, "compile_model", lambda *args, **kwargs: Drifting())
-    assert choose(reference, path, tmp_path, probe, threads=1) is reference
+    assert choose(reference, path, tmp_path, probe, threads=1, rows=ROWS) is reference
     assert "differs from LightGBM" in caplog.text
 
 
-def test_compiled_scoring_can_be_switched_off(model_file, tmp_path: Path, monkeypatch):
+def test_compiled_scoring_policy(model_file, tmp_path: Path, monkeypatch):
     path = model_file("binary")
     reference = LightGBMPredictor(lgb.Booster(model_file=str(path)), raw_score=True)
     probe, _ = _data(seed=9, rows=100)
     monkeypatch.setenv("ML_COMPILED_SCORING", "never")
-    assert choose(reference, path, tmp_path, probe, threads=1) is reference
+    assert choose(reference, path, tmp_path, probe, threads=1, rows=ROWS) is reference
     assert not list(tmp_path.glob("*.o"))
+    monkeypatch.setenv("ML_COMPILED_SCORING", "auto")  # a small pass is not worth a compilation
+    assert choose(reference, path, tmp_path, probe, threads=1, rows=999_999) is reference
+    monkeypatch.setenv("ML_COMPILE_MIN_ROWS", "1000")
+    assert choose(reference, path, tmp_path, probe, threads=1, rows=1_000).engine == "lleaves"
+    monkeypatch.setenv("ML_COMPILED_SCORING", "always")
+    assert choose(reference, path, tmp_path, probe, threads=1, rows=1).engine == "lleaves"
     monkeypatch.setenv("ML_COMPILED_SCORING", "sometimes")
     with pytest.raises(ValueError, match="ML_COMPILED_SCORING"):
-        choose(reference, path, tmp_path, probe, threads=1)
+        choose(reference, path, tmp_path, probe, threads=1, rows=ROWS)
 
 
 def test_path_attribution_sums_to_the_raw_margin():

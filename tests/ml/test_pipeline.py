@@ -122,7 +122,7 @@ def test_scoring_landing_days_replaces_those_days_only(
         for _ in range(2):
             result = score(con, spec, datetime(2026, 1, 1), days=(first, last))
             assert result.rows == sum(n for day, n, *_ in before if first <= day <= last)
-            assert result.engine == "lleaves"  # the compiled forest, checked against LightGBM
+            assert result.engine == "lightgbm"  # a few days are not worth compiling the forest
             assert con.sql(per_day).fetchall() == before
         empty = score(con, spec, datetime(2026, 1, 1), days=(date(2030, 1, 1), date(2030, 1, 1)))
         assert empty.rows == 0 and con.sql(per_day).fetchall() == before
@@ -251,3 +251,26 @@ def test_artifacts_hold_model_card_and_plots_and_detect_tampering(
         handle.write("\n")
     with pytest.raises(ArtifactError, match="was altered"):
         load_artifact(path, champion.artifact_hash)
+
+
+def test_compiled_scoring_matches_lightgbm_in_the_table(
+    trained_warehouse: TrainedWarehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole fraud window scored through the compiled forest and through LightGBM: the same
+    rows, flags and reason codes, and scores within 1e-9."""
+    from ml.score import score
+    from ml.specs import load_specs
+
+    spec = load_specs()["payment_fraud"]
+    env = trained_warehouse.copy_to(tmp_path)
+    columns = "payment_id, fraud_score, is_flagged, reason_codes"
+    tables = {}
+    with duckdb.connect(str(env.database)) as con:
+        for engine, setting in (("lleaves", "always"), ("lightgbm", "never")):
+            monkeypatch.setenv("ML_COMPILED_SCORING", setting)
+            assert score(con, spec, datetime(2026, 1, 1)).engine == engine
+            tables[engine] = con.sql(f"select {columns} from ml.payment_fraud_scores order by 1").fetchall()
+    compiled, reference = tables["lleaves"], tables["lightgbm"]
+    assert len(compiled) == len(reference) > 0
+    assert max(abs(a[1] - b[1]) for a, b in zip(compiled, reference, strict=True)) <= 1e-9
+    assert [(a[0], a[2], a[3]) for a in compiled] == [(b[0], b[2], b[3]) for b in reference]
