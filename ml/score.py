@@ -73,10 +73,10 @@ def _key_columns(spec: ModelSpec) -> list[str]:
     return unique_columns(spec.entity_key, day)
 
 
-def reason_codes(model: TrainedModel, matrix: np.ndarray, top: int) -> list[list[str]]:
+def reason_codes(model: TrainedModel, matrix: np.ndarray, top: int, method: str) -> list[list[str]]:
     """Names of the features pushing each row's score up the most: exact TreeSHAP contributions
-    (LightGBM's pred_contrib), or path attribution when the spec says `reason_method: path`."""
-    if model.spec.reason_method == "path":
+    (LightGBM's pred_contrib), or path attribution (`reason_method: path`)."""
+    if method == "path":
         contributions = PathAttribution.from_booster(model.booster).contributions(
             model.booster.predict(matrix, pred_leaf=True)
         )
@@ -85,7 +85,11 @@ def reason_codes(model: TrainedModel, matrix: np.ndarray, top: int) -> list[list
     return top_reasons(contributions, model.spec.features.names, top)
 
 
-def _score_batch(model: TrainedModel, batch: pa.RecordBatch, version: int, scored_at: datetime) -> pa.Table:
+def _score_batch(
+    model: TrainedModel, batch: pa.RecordBatch, version: int, scored_at: datetime, reason_method: str
+) -> pa.Table:
+    """Scores of one batch. The model's own spec (as trained) gives the features; how reason codes
+    are computed is a scoring choice, taken from the current spec."""
     spec = model.spec
     frame = pl.from_arrow(batch)
     assert isinstance(frame, pl.DataFrame)
@@ -100,7 +104,9 @@ def _score_batch(model: TrainedModel, batch: pa.RecordBatch, version: int, score
         if spec.reason_codes and flagged.any():
             matrix = to_matrix(model.codebook.encode(frame.filter(pl.Series(flagged))), spec.features.names)
             for index, row_codes in zip(
-                np.flatnonzero(flagged), reason_codes(model, matrix, spec.reason_codes), strict=True
+                np.flatnonzero(flagged),
+                reason_codes(model, matrix, spec.reason_codes, reason_method),
+                strict=True,
             ):
                 codes[index] = row_codes
         columns["operating_threshold"] = pa.array(np.full(len(scores), model.threshold))
@@ -239,7 +245,7 @@ def score(
         for batch in con.sql(sql).to_arrow_reader(batch_rows):
             if writer.rows == 0:
                 model = _with_predictor(model, Path(champion.artifact_path), batch, int(to_score))
-            table = _score_batch(model, batch, champion.version, scored_at)
+            table = _score_batch(model, batch, champion.version, scored_at, spec.reason_method)
             if model.threshold is not None:
                 flagged += int(np.count_nonzero(table["is_flagged"].to_numpy()))
             writer.write(table)
