@@ -274,3 +274,29 @@ def test_compiled_scoring_matches_lightgbm_in_the_table(
     assert len(compiled) == len(reference) > 0
     assert max(abs(a[1] - b[1]) for a, b in zip(compiled, reference, strict=True)) <= 1e-9
     assert [(a[0], a[2], a[3]) for a in compiled] == [(b[0], b[2], b[3]) for b in reference]
+
+
+def test_reason_method_is_taken_from_the_current_spec(
+    trained_warehouse: TrainedWarehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The champion was trained with tree_shap; a spec now saying `reason_method: path` scores
+    with path attribution (a scoring choice, unlike the features, which come from the artifact)."""
+    from dataclasses import replace
+
+    import ml.score
+    from ml.attribution import PathAttribution
+    from ml.specs import load_specs
+
+    spec = replace(load_specs()["payment_fraud"], reason_method="path")
+    built, original = [], PathAttribution.from_booster
+
+    def spy(booster):
+        built.append(booster)
+        return original(booster)
+
+    monkeypatch.setattr(ml.score.PathAttribution, "from_booster", spy)
+    env = trained_warehouse.copy_to(tmp_path)
+    with duckdb.connect(str(env.database)) as con:
+        result = ml.score.score(con, spec, datetime(2026, 1, 1))
+        coded = con.sql("select count(*) from ml.payment_fraud_scores where len(reason_codes) > 0").fetchone()
+    assert result.flagged and built and coded[0] > 0
