@@ -12,7 +12,9 @@
     up with it): delete+insert keyed on the load day replaces whole days, so a rerun never
     duplicates. With vars landing_day_from/landing_day_to (Dagster's daily partitions) those days
     are rebuilt; without them a run adds the landing days not loaded yet, so plain `dbt build`
-    builds the full range. -#}
+    builds the full range. A run also rebuilds every day already loaded whose valid payments
+    changed since: a payment quarantined as an orphan becomes valid on the day its late order
+    lands, and it belongs to the day its own file landed. -#}
 {#- Dimensions and facts it is tested against load first: its relationship tests then run in the
     same dbt invocation as the model, whichever days it builds. -#}
 -- depends_on: {{ ref('fct_orders') }}
@@ -27,10 +29,31 @@ with staged_payments as (
     select * from {{ ref('stg_payments__payments') }}
 ),
 
-{% if is_incremental() and day_from is none %}
-    already_loaded as (
-        select coalesce(max(loaded_on), date '1900-01-01') as max_loaded_on
-        from {{ this }}
+{% if is_incremental() %}
+    loaded_payments as (
+        select payment_id, loaded_on from {{ this }}
+    ),
+
+    newly_valid as (
+        select staged_payments.loaded_on
+        from staged_payments
+        left join loaded_payments on staged_payments.payment_id = loaded_payments.payment_id
+        where
+            loaded_payments.payment_id is null
+            and staged_payments.loaded_on in (select loaded_payments.loaded_on from loaded_payments)
+    ),
+
+    no_longer_valid as (
+        select loaded_payments.loaded_on
+        from loaded_payments
+        left join staged_payments on loaded_payments.payment_id = staged_payments.payment_id
+        where staged_payments.payment_id is null
+    ),
+
+    changed_days as (
+        select loaded_on from newly_valid
+        union
+        select loaded_on from no_longer_valid
     ),
 {% endif %}
 
@@ -40,7 +63,10 @@ payments as (
     {% if day_from is not none %}
         where staged_payments.loaded_on between {{ day_from }} and {{ day_to }}
     {% elif is_incremental() %}
-        inner join already_loaded on staged_payments.loaded_on > already_loaded.max_loaded_on
+        where staged_payments.loaded_on > (select coalesce(max(loaded_on), date '1900-01-01') from loaded_payments)
+    {% endif %}
+    {% if is_incremental() %}
+        or staged_payments.loaded_on in (select changed_days.loaded_on from changed_days)
     {% endif %}
 ),
 
