@@ -1,4 +1,8 @@
 {#- Units and revenue per store, product and business day (local), from completed orders only. -#}
+
+{# a table, not a view: its five tests and fct_daily_sales would each recompute the aggregation #}
+{{ config(materialized='table') }}
+
 with orders as (
     select * from {{ ref('stg_shop__orders') }}
 ),

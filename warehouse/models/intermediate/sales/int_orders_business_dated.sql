@@ -2,6 +2,10 @@
     orders, and of the customer's country (as of the order) for online orders. Daily sales and
     demand are counted per business day, not per UTC day, so an evening sale in Los Angeles stays
     on the day it happened. -#}
+
+{# a table, not a view: its five tests and two models would each recompute the ASOF join #}
+{{ config(materialized='table') }}
+
 with orders as (
     select * from {{ ref('stg_shop__orders') }}
 ),
