@@ -26,7 +26,7 @@ export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS ?= true
 SIM_ARGS ?= --seed 7 --start 2025-01-01 --days 425
 DEMO_STAMP := data/.demo-generated
 
-.PHONY: help install run data build evaluate test test-all lint dev docs clean
+.PHONY: help install run data build evaluate test test-all lint dev docs clean bench bench-l
 
 help:
 	@echo "make run    set up, generate the demo data, build the warehouse"
@@ -34,6 +34,7 @@ help:
 	@echo "make dev    the Dagster UI (asset graph, runs, checks) on http://127.0.0.1:3000"
 	@echo "make lint   ruff + sqlfluff"
 	@echo "make evaluate  the champions against the simulator's oracle (quality bar)"
+	@echo "make bench  benchmarks at the demo scale and at ~1M payments (make bench-l: ~10M, long)"
 	@echo "make docs   dbt docs generate"
 	@echo "make clean  remove data/ and dbt artifacts (keeps .venv)"
 
@@ -75,6 +76,15 @@ build: install $(DAGSTER_HOME)/dagster.yaml
 
 evaluate: install
 	$(BIN)/python -m evaluation
+
+# Stage-by-stage wall time, rows/s and peak memory (whole process tree), the Dagster full and
+# one-day runs, compiled scoring and the pandas baseline: bench/results/<scale>.json and the
+# generated tables of docs/benchmarks.md. Each scale works in data/bench/<scale>/ with its own paths.
+bench: install
+	$(BIN)/python -m bench --scale default --scale M
+
+bench-l: install
+	$(BIN)/python -m bench --scale L
 
 run: data build
 

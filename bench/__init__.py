@@ -1,0 +1,1 @@
+"""Benchmarks: reference implementations the warehouse pipeline is compared against."""
