@@ -33,6 +33,11 @@ from orchestration.lib.partitions import SINGLE_RUN, daily_partitions, partition
 from orchestration.lib.translator import WarehouseTranslator
 
 TRANSLATOR = WarehouseTranslator(DagsterDbtTranslatorSettings(enable_asset_checks=True))
+# The daily model's dbt tests test the whole table, not a day. As asset checks of a partitioned
+# asset Dagster recorded each of them once per day of a range (11 tests x 424 days of rows before a
+# `make run` started, and again as they finished). They run in the same `dbt build` and fail the
+# step as before; their results are logged as observations of fct_payments.
+DAILY_TRANSLATOR = WarehouseTranslator(DagsterDbtTranslatorSettings(enable_asset_checks=False))
 # DuckDB's message when another process holds the file: transient, so the step is retried.
 LOCK_CONFLICT = "Could not set lock on file"
 LOCK_RETRIES = 3
@@ -90,7 +95,7 @@ def warehouse_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, wa
 
 @dbt_assets(
     manifest=dbt_project().manifest_path,
-    dagster_dbt_translator=TRANSLATOR,
+    dagster_dbt_translator=DAILY_TRANSLATOR,
     name="warehouse_dbt_daily",
     selector="daily",
     partitions_def=daily_partitions(),
