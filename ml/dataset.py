@@ -139,22 +139,36 @@ def _select_list(spec: ModelSpec, cutoff: datetime) -> str:
     return ", ".join(columns)
 
 
-def load_labelled(con: duckdb.DuckDBPyConnection, spec: ModelSpec, cutoff: datetime) -> LabelledData:
-    """Matured, labelled rows up to the cutoff, ordered by key, with their split."""
-    check_relation(con, spec)
+def _labelled_sql(spec: ModelSpec, cutoff: datetime, since: datetime | None) -> str:
+    """Matured rows up to the cutoff (after `since` if given), with their labels, ordered by key."""
     window = window_for(spec, cutoff)
     where = [f"{event_sql(spec)} <= timestamp '{window.matured_until.isoformat(sep=' ')}'"]
-    if window.train_start:
-        where.append(f"{event_sql(spec)} > timestamp '{window.train_start.isoformat(sep=' ')}'")
+    if since:
+        where.append(f"{event_sql(spec)} > timestamp '{since.isoformat(sep=' ')}'")
     if spec.task == "regression":
         where.append(f"{quote(spec.label.column)} is not null")
     if spec.sample_filter:
         where.append(quote(spec.sample_filter))
     order = ", ".join(quote(c) for c in spec.entity_key)
-    sql = (
+    return (
         f"select {_select_list(spec, cutoff)} from {quote_relation(spec.features_relation)} "
         f"where {' and '.join(where)} order by {order}"
     )
+
+
+def load_test_window(con: duckdb.DuckDBPyConnection, spec: ModelSpec, cutoff: datetime) -> pl.DataFrame:
+    """The labelled rows of the out-of-time test window only, ordered by key: what a backtest
+    reads, so its memory follows the test window, not the whole history."""
+    check_relation(con, spec)
+    window = window_for(spec, cutoff)
+    return con.sql(_labelled_sql(spec, cutoff, window.test_start)).pl()
+
+
+def load_labelled(con: duckdb.DuckDBPyConnection, spec: ModelSpec, cutoff: datetime) -> LabelledData:
+    """Matured, labelled rows up to the cutoff, ordered by key, with their split."""
+    check_relation(con, spec)
+    window = window_for(spec, cutoff)
+    sql = _labelled_sql(spec, cutoff, window.train_start)
     frame = con.sql(sql).pl()
     frame = frame.with_columns(window.split_of(pl.col("_event_time")).alias("_split"))
     counts = dict(frame.group_by("_split").len().iter_rows())

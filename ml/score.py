@@ -23,7 +23,7 @@ from ml.artifacts import load_artifact
 from ml.attribution import PathAttribution, top_reasons
 from ml.compiled import LightGBMPredictor, choose
 from ml.crashpoints import crash_point
-from ml.dataset import event_sql, load_labelled, to_matrix, unique_columns
+from ml.dataset import event_sql, load_test_window, to_matrix, unique_columns
 from ml.identifiers import quote, quote_relation
 from ml.settings import models_dir
 from ml.specs import ModelSpec
@@ -290,20 +290,16 @@ def write_backtest(
     con: duckdb.DuckDBPyConnection, spec: ModelSpec, model: TrainedModel, version: int, cutoff: datetime
 ) -> int:
     """The champion's predictions on its own out-of-time test window, next to the labels."""
-    data = load_labelled(con, spec, cutoff)
-    test = model.codebook.encode(data.part("test"))
-    frame = (
-        data.part("test")
-        .select(
-            *spec.entity_key,
-            pl.col("_event_time").alias("event_time"),
-            pl.col("_label").alias("label"),
-            *([pl.col("_baseline").alias("baseline")] if spec.baseline_column else []),
-        )
-        .with_columns(
-            pl.Series("prediction", model.predict_frame_matrix(to_matrix(test, spec.features.names))),
-            pl.lit(version, pl.Int32).alias("model_version"),
-        )
+    rows = load_test_window(con, spec, cutoff)
+    test = model.codebook.encode(rows)
+    frame = rows.select(
+        *spec.entity_key,
+        pl.col("_event_time").alias("event_time"),
+        pl.col("_label").alias("label"),
+        *([pl.col("_baseline").alias("baseline")] if spec.baseline_column else []),
+    ).with_columns(
+        pl.Series("prediction", model.predict_frame_matrix(to_matrix(test, spec.features.names))),
+        pl.lit(version, pl.Int32).alias("model_version"),
     )
     backtest = frame.to_arrow()
     con.register("_backtest", backtest)

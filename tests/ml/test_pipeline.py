@@ -300,3 +300,18 @@ def test_reason_method_is_taken_from_the_current_spec(
         result = ml.score.score(con, spec, datetime(2026, 1, 1))
         coded = con.sql("select count(*) from ml.payment_fraud_scores where len(reason_codes) > 0").fetchone()
     assert result.flagged and built and coded[0] > 0
+
+
+def test_the_backtest_reads_exactly_the_test_split(trained_warehouse: TrainedWarehouse) -> None:
+    """The backtest loads the test window alone (its memory follows the window, not the history):
+    the same rows, in the same order, as the test split of the training data."""
+    from ml import registry
+    from ml.dataset import load_labelled, load_test_window
+    from ml.specs import load_specs
+
+    with duckdb.connect(str(trained_warehouse.env.database), read_only=True) as con:
+        for spec in load_specs().values():
+            cutoff = registry.resolve(con, spec.name).training_cutoff
+            test = load_labelled(con, spec, cutoff).part("test").drop("_split")
+            window = load_test_window(con, spec, cutoff)
+            assert window.height > 0 and window.equals(test), spec.name
