@@ -16,10 +16,16 @@ The inventory runs first and sorts every file into one of three outcomes:
 
 The contract is the column list (names and types) of each landing source in the dbt project.
 `python -m orchestration.lib.landing_inventory` runs it from a terminal (before `dbt build`).
+
+Landing files are immutable (a re-send is a new part), so a file already found on contract is not
+read again: the cache beside the warehouse (`<WAREHOUSE_DB>.inventory.json`) remembers each checked
+file by path, size, modification time and its table's contract. A file rewritten in place, or a
+changed contract, is read again. On the default world this takes a rerun from ~7 s to well under one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterable
@@ -31,7 +37,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ml.crashpoints import crash_point
-from orchestration.lib.environment import REPO_ROOT, WAREHOUSE_DIR, landing_dir
+from orchestration.lib.environment import REPO_ROOT, WAREHOUSE_DIR, landing_dir, warehouse_db
 from orchestration.lib.landing import PARTITION as DAY_FOLDER
 
 RECORD_SUFFIX = ".rejection.parquet"
@@ -90,6 +96,12 @@ class Inventory:
 
 def rejected_dir() -> Path:
     return Path(os.environ.get("REJECTED_DIR", REPO_ROOT / "data" / "landing_rejected")).resolve()
+
+
+def cache_path() -> Path:
+    """Where the inventory remembers the files it has checked: beside the warehouse it feeds."""
+    database = warehouse_db()
+    return database.with_name(database.name + ".inventory.json")
 
 
 def load_contract() -> list[LandingTable]:
@@ -211,23 +223,76 @@ def _reject(
     return RejectedFile(path, target, why.reason, why.detail)
 
 
+class CheckedCache:
+    """Files found on contract before: path -> (size, mtime_ns, contract fingerprint, rows, extra)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.before: dict[str, list] = {}
+        if path is not None and path.exists():
+            try:
+                self.before = json.loads(path.read_text())
+            except (ValueError, OSError):
+                self.before = {}  # a damaged cache only costs a full check
+        self.now: dict[str, list] = {}
+
+    @staticmethod
+    def _key(path: Path, table: LandingTable) -> list:
+        stat = path.stat()
+        contract = hashlib.sha256(repr(table.columns).encode()).hexdigest()[:16]
+        return [stat.st_size, stat.st_mtime_ns, contract]
+
+    def get(self, path: Path, table: LandingTable) -> CheckedFile | None:
+        entry = self.before.get(str(path))
+        if entry is None or entry[:3] != self._key(path, table):
+            return None
+        found = CheckedFile(path, entry[3], tuple(entry[4]))
+        self.now[str(path)] = entry
+        return found
+
+    def put(self, found: CheckedFile, table: LandingTable) -> None:
+        self.now[str(found.path)] = [*self._key(found.path, table), found.rows, list(found.extra_columns)]
+
+    def save(self) -> None:
+        """Only the files present now, written whole and renamed into place."""
+        if self.path is None:
+            return
+        partial = self.path.with_name(self.path.name + ".tmp")
+        partial.write_text(json.dumps(self.now, sort_keys=True))
+        os.replace(partial, self.path)
+
+
 def take_inventory(
-    tables: list[LandingTable], landing: Path | None = None, rejected_root: Path | None = None
+    tables: list[LandingTable],
+    landing: Path | None = None,
+    rejected_root: Path | None = None,
+    cache: Path | None = None,
 ) -> Inventory:
+    """Check every landing file of `tables`; with a `cache` file, skip the files it has seen on
+    contract unchanged."""
     landing, rejected_root = landing or landing_dir(), rejected_root or rejected_dir()
+    seen = CheckedCache(cache)
     checked, rejected = [], []
     for table in tables:
         check = check_csv if table.file_format == "csv" else check_parquet
         for path in _files(landing, table):
+            cached = seen.get(path, table)
+            if cached is not None:
+                checked.append(cached)
+                continue
             try:
-                checked.append(check(path, table))
+                found = check(path, table)
             except Rejected as why:
                 rejected.append(_reject(path, landing, rejected_root, table, why))
+                continue
+            checked.append(found)
+            seen.put(found, table)
+    seen.save()
     return Inventory(checked, rejected)
 
 
 def main() -> None:
-    inventory = take_inventory(load_contract())
+    inventory = take_inventory(load_contract(), cache=cache_path())
     print(f"{len(inventory.checked)} files on contract, {len(inventory.rejected)} rejected")
     for item in inventory.rejected:
         print(f"rejected {item.landing_file}: {item.reason} ({item.detail}) -> {item.rejected_file}")
