@@ -4,10 +4,10 @@ For every tree, a row's path from the root to its leaf moves the node value (Lig
 `internal_value`, the output the node would give as a leaf) at each split; that move is credited to
 the split's feature. Summed over the trees, the contributions plus the trees' root values equal the
 raw margin exactly, like SHAP values, but they cost one leaf lookup per tree instead of TreeSHAP's
-walk over every path: on the default world's fraud champion LightGBM's `pred_contrib` explained
-about 3,300 rows/s (2.5 s for the 8,365 flagged rows), this about 180,000 (leaf lookup included).
-The top features differ from TreeSHAP's on many rows (path attribution credits only the splits on
-the row's own path, weighted by where they sit): the top code agreed on 53% of the flagged rows.
+walk over every path: about 100x less time on the fraud champion's flagged rows. The top features
+differ from TreeSHAP's on many rows (path attribution credits only the splits on the row's own path,
+weighted by where they sit): the top code agreed on 51-63% of the flagged rows. docs/benchmarks.md
+has the figures.
 
 The per-leaf tables are built once per model from `Booster.dump_model()`.
 """
