@@ -73,23 +73,27 @@ def _key_columns(spec: ModelSpec) -> list[str]:
     return unique_columns(spec.entity_key, day)
 
 
-def reason_codes(model: TrainedModel, matrix: np.ndarray, top: int, method: str) -> list[list[str]]:
+def reason_codes(
+    model: TrainedModel, matrix: np.ndarray, top: int, attribution: PathAttribution | None
+) -> list[list[str]]:
     """Names of the features pushing each row's score up the most: exact TreeSHAP contributions
-    (LightGBM's pred_contrib), or path attribution (`reason_method: path`)."""
-    if method == "path":
-        contributions = PathAttribution.from_booster(model.booster).contributions(
-            model.booster.predict(matrix, pred_leaf=True)
-        )
+    (LightGBM's pred_contrib), or, given the model's path attribution (`reason_method: path`), that."""
+    if attribution is not None:
+        contributions = attribution.contributions(model.booster.predict(matrix, pred_leaf=True))
     else:
         contributions = model.booster.predict(matrix, pred_contrib=True)[:, :-1]
     return top_reasons(contributions, model.spec.features.names, top)
 
 
 def _score_batch(
-    model: TrainedModel, batch: pa.RecordBatch, version: int, scored_at: datetime, reason_method: str
+    model: TrainedModel,
+    batch: pa.RecordBatch,
+    version: int,
+    scored_at: datetime,
+    attribution: PathAttribution | None,
 ) -> pa.Table:
     """Scores of one batch. The model's own spec (as trained) gives the features; how reason codes
-    are computed is a scoring choice, taken from the current spec."""
+    are computed is a scoring choice, taken from the current spec (`attribution` when it says path)."""
     spec = model.spec
     frame = pl.from_arrow(batch)
     assert isinstance(frame, pl.DataFrame)
@@ -105,7 +109,7 @@ def _score_batch(
             matrix = to_matrix(model.codebook.encode(frame.filter(pl.Series(flagged))), spec.features.names)
             for index, row_codes in zip(
                 np.flatnonzero(flagged),
-                reason_codes(model, matrix, spec.reason_codes, reason_method),
+                reason_codes(model, matrix, spec.reason_codes, attribution),
                 strict=True,
             ):
                 codes[index] = row_codes
@@ -240,12 +244,14 @@ def score(
     con.execute("create schema if not exists ml")
     (to_score,) = con.sql(f"select count(*) from ({sql})").fetchone()
     flagged = 0
+    # the per-leaf tables are built once per pass, not per batch
+    attribution = PathAttribution.from_booster(model.booster) if spec.reason_method == "path" else None
     writer = _ScoreWriter(con, spec, days)
     try:
         for batch in con.sql(sql).to_arrow_reader(batch_rows):
             if writer.rows == 0:
                 model = _with_predictor(model, Path(champion.artifact_path), batch, int(to_score))
-            table = _score_batch(model, batch, champion.version, scored_at, spec.reason_method)
+            table = _score_batch(model, batch, champion.version, scored_at, attribution)
             if model.threshold is not None:
                 flagged += int(np.count_nonzero(table["is_flagged"].to_numpy()))
             writer.write(table)
