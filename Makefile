@@ -43,7 +43,7 @@ $(BIN)/python:
 
 # Reinstall only when the dependency declaration changes.
 $(INSTALL_STAMP): pyproject.toml requirements.lock | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev,bench]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-cache-dir -c requirements.lock -e '.[dev,bench]'
 	touch $@
 
 # The dbt manifest is prepared at build time, so the Dagster definitions load without parsing dbt.
