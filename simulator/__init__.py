@@ -15,13 +15,14 @@ from importlib import import_module
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from simulator.config import ConfigError, SimConfig
+    from simulator.config import ConfigError, RegimeChange, SimConfig
     from simulator.engine import generate
     from simulator.summary import GenerationSummary
 
-__all__ = ["ConfigError", "GenerationSummary", "SimConfig", "generate"]
+__all__ = ["ConfigError", "GenerationSummary", "RegimeChange", "SimConfig", "generate"]
 _HOMES = {
     "ConfigError": "simulator.config",
+    "RegimeChange": "simulator.config",
     "SimConfig": "simulator.config",
     "generate": "simulator.engine",
     "GenerationSummary": "simulator.summary",

@@ -7,7 +7,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from simulator.config import ConfigError, SimConfig
+from simulator.config import REGIME_KINDS, ConfigError, RegimeChange, SimConfig
 from simulator.engine import generate
 
 DEFAULTS = SimConfig()
@@ -42,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--oracle-out",
         type=Path,
         default=DEFAULTS.oracle_dir,
-        help="ground-truth directory: demand.parquet, payments.parquet, defects.json (recreated)",
+        help="ground-truth directory: demand.parquet, payments.parquet, defects.json, and with a regime "
+        "change regime.json and regime_payments.parquet (recreated)",
     )
     gen.add_argument(
         "--seeds-dir", type=Path, default=DEFAULTS.seeds_dir, help="directory with the seed CSVs"
@@ -82,12 +83,36 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULTS.defect_rate,
         help="rate of each data-quality defect kind per row (0 = perfectly clean exports)",
     )
+    gen.add_argument(
+        "--regime-change-day",
+        type=_date,
+        default=None,
+        help="first day (YYYY-MM-DD) of a regime change; days before it are generated as without it "
+        "(default: no regime change)",
+    )
+    gen.add_argument(
+        "--regime-change",
+        default=None,
+        metavar="KINDS",
+        help=f"comma-separated kinds of the regime change among {','.join(REGIME_KINDS)} "
+        "(default with --regime-change-day: all of them)",
+    )
     gen.add_argument("--no-progress", action="store_true", help="do not show the progress bar")
     return parser
 
 
+def _regime_change(parser: argparse.ArgumentParser, args: argparse.Namespace) -> RegimeChange | None:
+    if args.regime_change_day is None:
+        if args.regime_change is not None:
+            parser.error("--regime-change needs --regime-change-day")
+        return None
+    kinds = REGIME_KINDS if args.regime_change is None else args.regime_change
+    return RegimeChange(day=args.regime_change_day, kinds=kinds)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     config = SimConfig(
         out_dir=args.out,
         oracle_dir=args.oracle_out,
@@ -101,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         payments_per_day=args.payments_per_day,
         defect_rate=args.defect_rate,
         progress=not args.no_progress,
+        regime_change=_regime_change(parser, args),
     )
     try:
         summary = generate(config)

@@ -6,8 +6,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-# Kinds of traffic (never exported; they set the true fraud probability).
-LEGIT, VELOCITY, TAKEOVER, CARD_TESTING, RING = 0, 1, 2, 3, 4
+# Kinds of traffic (never exported; they set the true fraud probability). HIJACK only after a regime change.
+LEGIT, VELOCITY, TAKEOVER, CARD_TESTING, RING, HIJACK = 0, 1, 2, 3, 4, 5
 
 
 @dataclass
@@ -27,6 +27,7 @@ class OrderBatch:
     travel: np.ndarray
     fraud_p: np.ndarray  # NaN: derive from the legit risk model
     decline_p: np.ndarray
+    mcc: np.ndarray  # index into the run's MCC list; -1: from the category of the highest-value line
 
     @property
     def size(self) -> int:
@@ -62,6 +63,7 @@ def make_orders(n: int, **columns: np.ndarray | float | int) -> OrderBatch:
         "travel": False,
         "fraud_p": np.nan,
         "decline_p": 0.0,
+        "mcc": -1,
     }
     values = {}
     for f in fields(OrderBatch):

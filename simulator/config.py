@@ -11,10 +11,32 @@ from simulator.reference import Reference
 MAX_PRODUCTS = 20_000  # product ids P00001..P20000; P9xxxx is reserved for orphan defects
 MAX_CUSTOMERS = 5_000_000
 MAX_DEFECT_RATE = 0.05
+# What a regime change can switch on (see RegimeChange).
+FRAUD_PATTERN, DEMAND_SHOCK = "fraud_pattern", "demand_shock"
+REGIME_KINDS = (FRAUD_PATTERN, DEMAND_SHOCK)
 
 
 class ConfigError(ValueError):
     """A knob has a value the simulator cannot honour."""
+
+
+@dataclass(frozen=True)
+class RegimeChange:
+    """From `day` on (inclusive), the world changes: a new fraud pattern and/or a demand shock.
+
+    Days before `day` are generated exactly as without the change; see simulator/README.md.
+    """
+
+    day: date
+    kinds: tuple[str, ...] = REGIME_KINDS
+
+    def __post_init__(self) -> None:
+        # Accept "fraud_pattern,demand_shock" or any iterable of names; store a tuple (hashable, frozen).
+        kinds = self.kinds.split(",") if isinstance(self.kinds, str) else self.kinds
+        object.__setattr__(self, "kinds", tuple(str(k).strip() for k in kinds))
+
+    def has(self, kind: str) -> bool:
+        return kind in self.kinds
 
 
 @dataclass(frozen=True)
@@ -33,11 +55,19 @@ class SimConfig:
     payments_per_day: int = 1_200
     defect_rate: float = 0.002
     progress: bool = True
+    regime_change: RegimeChange | None = None  # None: no regime change (the default)
 
     @property
     def end(self) -> date:
         """Last simulated day (inclusive)."""
         return self.start + timedelta(days=self.days - 1)
+
+    def regime_day(self, kind: str) -> int | None:
+        """Index of the first day of regime change `kind`, or None when it is not switched on."""
+        change = self.regime_change
+        if change is None or not change.has(kind):
+            return None
+        return (change.day - self.start).days
 
 
 def validate(config: SimConfig, reference: Reference) -> None:
@@ -64,6 +94,7 @@ def validate(config: SimConfig, reference: Reference) -> None:
     if config.start < first or config.days > (last - config.start).days + 1:
         span = f"{config.start} + {config.days} days"
         problems.append(f"date range {span} is outside the holidays.csv coverage {first}..{last}")
+    problems += _regime_problems(config)
     out, oracle = Path(config.out_dir).resolve(), Path(config.oracle_dir).resolve()
     if out == oracle or out in oracle.parents or oracle in out.parents:
         problems.append(f"--out ({out}) and --oracle-out ({oracle}) must be separate directories")
@@ -73,3 +104,26 @@ def validate(config: SimConfig, reference: Reference) -> None:
             problems.append(f"{label} {path} would be deleted and recreated; pick a dedicated directory")
     if problems:
         raise ConfigError("invalid simulator configuration:\n  - " + "\n  - ".join(problems))
+
+
+def _regime_problems(config: SimConfig) -> list[str]:
+    change = config.regime_change
+    if change is None:
+        return []
+    problems: list[str] = []
+    if not isinstance(change.day, date):
+        problems.append(f"regime-change-day must be a date (got {change.day!r})")
+    elif not config.start <= change.day <= config.end:
+        problems.append(
+            f"regime-change-day {change.day} is outside the simulated range {config.start}..{config.end}"
+        )
+    kinds = change.kinds
+    unknown = [k for k in kinds if k not in REGIME_KINDS]
+    if unknown:
+        known = ", ".join(REGIME_KINDS)
+        problems.append(f"regime-change kinds must be among {known} (got unknown {unknown})")
+    if not kinds:
+        problems.append(f"regime-change needs at least one kind among {', '.join(REGIME_KINDS)}")
+    elif len(set(kinds)) != len(kinds):
+        problems.append(f"regime-change kinds must not repeat (got {list(kinds)})")
+    return problems

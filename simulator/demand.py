@@ -7,6 +7,7 @@ from datetime import date, timedelta
 
 import numpy as np
 
+from simulator.config import DEMAND_SHOCK
 from simulator.rng import Stream, rng_for
 from simulator.world import World
 
@@ -29,6 +30,11 @@ SUNDAY = {"DE": 0.0, "FR": 0.35, "NL": 0.8}
 ONLINE_WEEK = np.array([1.08, 1.0, 0.98, 0.95, 0.9, 0.95, 1.15])
 # How strongly a category follows the weekly rhythm (exponent on the weekly factor).
 WEEKLY_STRENGTH = {"electronics": 0.7, "gift cards": 0.5, "kitchen": 0.8, "home textiles": 0.9}
+# The regime change's demand shock (SimConfig.regime_change with "demand_shock"), from its day on:
+# a stay-at-home turn (home electronics and kitchen up, apparel down; other categories x1) and
+# shopping moved from the weekend to the start of the week (Mon..Sun, every store, mean 1).
+SHOCK_CATEGORY = {"electronics": 1.8, "kitchen": 1.8, "outerwear": 0.6, "knitwear": 0.6, "t-shirts": 0.6}
+SHOCK_WEEK = np.array([1.25, 1.15, 1.05, 1.0, 0.95, 0.75, 0.85])
 
 
 def _yearly(category: str, doy: float) -> float:
@@ -82,6 +88,8 @@ class DemandModel:
     category_names: list[str]
     weekly_exponent: np.ndarray  # (P,)
     scale: float
+    shock_day: int | None = None  # first day of the demand shock; None: no shock
+    shock_category: np.ndarray | None = None  # (P,) the shock's multiplier of each product's category
 
     def raw(self, day: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Unscaled expected units (S, P), the day's discount (S, P) and USD list prices (P,)."""
@@ -125,9 +133,25 @@ class DemandModel:
         )
         return lam, discount, price
 
+    def shock(self, day: int) -> np.ndarray | None:
+        """The demand shock's multiplier (1, P) on day `day`, or None before it (or without one)."""
+        if self.shock_day is None or self.shock_category is None or day < self.shock_day:
+            return None
+        return (self.shock_category * SHOCK_WEEK[self.world.day_date(day).weekday()])[None, :]
+
     def expected_units(self, day: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         lam, discount, price = self.raw(day)
-        return lam * self.scale, discount, price
+        lam = lam * self.scale
+        shock = self.shock(day)
+        return (lam if shock is None else lam * shock), discount, price
+
+    def describe_shock(self) -> dict[str, object]:
+        return {
+            "category_multiplier": {name: SHOCK_CATEGORY.get(name, 1.0) for name in self.category_names},
+            "weekday_multiplier": dict(
+                zip(("mon", "tue", "wed", "thu", "fri", "sat", "sun"), SHOCK_WEEK.tolist(), strict=True)
+            ),
+        }
 
 
 def build_demand(world: World, campaign_orders_per_day: float) -> DemandModel:
@@ -155,4 +179,7 @@ def build_demand(world: World, campaign_orders_per_day: float) -> DemandModel:
     target_units = target_orders * MEAN_LINES * MEAN_QUANTITY
     mean_raw = float(daily_units.mean())
     scale = target_units / mean_raw if mean_raw > 0 else 0.0
-    return DemandModel(world, base, category_names, exponent, scale)
+    # The shock is applied on top of the scaled demand, so the days before it are unchanged.
+    shock_day = world.config.regime_day(DEMAND_SHOCK)
+    shock_category = np.array([SHOCK_CATEGORY.get(n, 1.0) for n in names]) if shock_day is not None else None
+    return DemandModel(world, base, category_names, exponent, scale, shock_day, shock_category)

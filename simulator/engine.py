@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from simulator.batches import concat
+from simulator.batches import HIJACK, concat
 from simulator.chargebacks import Disputes
-from simulator.config import SimConfig, validate
+from simulator.config import DEMAND_SHOCK, FRAUD_PATTERN, SimConfig, validate
 from simulator.customers import apply_updates
 from simulator.defects import DefectLog, Deferred, inject
-from simulator.demand import DemandModel, build_demand
+from simulator.demand import MEAN_LINES, MEAN_QUANTITY, DemandModel, build_demand
 from simulator.exports import (
     catalog_rows,
     customers,
@@ -24,7 +24,15 @@ from simulator.exports import (
     product_ids,
     shop_and_payments,
 )
-from simulator.fraud import CAMPAIGNS, CampaignContext, expected_campaign_orders
+from simulator.fraud import (
+    CAMPAIGNS,
+    HIJACK_CAMPAIGN,
+    CampaignContext,
+    HijackPlan,
+    expected_campaign_orders,
+    plan_hijack,
+    session_hijack,
+)
 from simulator.orders import legit_orders
 from simulator.reference import load_reference
 from simulator.rng import Stream, rng_for
@@ -51,6 +59,7 @@ class DayLoop:
     next_order: int = 1
     next_payment: int = 1
     ring_exports: dict[int, list[np.ndarray]] = field(default_factory=dict)
+    hijack: HijackPlan | None = None  # the regime change's fraud pattern, when switched on
 
     def customer_rows(
         self, day: int, new_accounts: list[np.ndarray], rng: np.random.Generator
@@ -91,6 +100,12 @@ class DayLoop:
             if result is not None:
                 parts.append((result[0], result[1]))
                 new_accounts.append(result[2])
+        if self.hijack is not None and day >= self.hijack.first_day:
+            # Its own stream: the other streams are consumed exactly as without the regime change.
+            expected = float(lam.sum()) / (MEAN_LINES * MEAN_QUANTITY) + expected_campaign_orders(w)
+            result = session_hijack(ctx, self.hijack, expected, rng_for(seed, Stream.DAY_REGIME_FRAUD, day))
+            if result is not None:
+                parts.append((result[0], result[1]))
         orders, lines = concat(parts)
         settled = settle(
             w,
@@ -107,6 +122,15 @@ class DayLoop:
         self.oracle.write_payments(
             payment_ids(words), settled.paid_utc, settled.fraud_p, settled.is_fraud, settled.declined
         )
+        if self.hijack is not None:
+            hijacked = np.flatnonzero(settled.orders.kind == HIJACK)
+            self.oracle.write_regime_payments(
+                payment_ids(words[hijacked]),
+                settled.paid_utc[hijacked],
+                HIJACK_CAMPAIGN,
+                settled.is_fraud[hijacked],
+                settled.declined[hijacked],
+            )
         self.disputes.schedule(day, settled, words, rng_for(seed, Stream.DAY_CHARGEBACKS, day))
 
         batches: dict[str, Batch] = {}
@@ -154,16 +178,26 @@ def generate(config: SimConfig) -> GenerationSummary:
     previous = [reset_dir(config.out_dir), reset_dir(config.oracle_dir)]
     landing, oracle_dir = Path(config.out_dir), Path(config.oracle_dir)
     mcc_codes, category_mcc = mcc_table(world)
+    hijack, regime = None, None
+    if config.regime_change is not None:
+        regime = {"day": config.regime_change.day.isoformat(), "kinds": list(config.regime_change.kinds)}
+        hijack_day = config.regime_day(FRAUD_PATTERN)
+        if hijack_day is not None:
+            hijack, mcc_codes = plan_hijack(world, hijack_day, mcc_codes)
+            regime[FRAUD_PATTERN] = hijack.describe(world, mcc_codes)
+        if config.regime_day(DEMAND_SHOCK) is not None:
+            regime[DEMAND_SHOCK] = demand.describe_shock()
     loop = DayLoop(
         world=world,
         demand=demand,
         disputes=Disputes.create(world),
         writer=LandingWriter(landing, config.start, log),
-        oracle=OracleWriter(oracle_dir),
+        oracle=OracleWriter(oracle_dir, regime),
         log=log,
         mcc_codes=mcc_codes,
         category_mcc=category_mcc,
         ring_exports=_ring_export_days(world),
+        hijack=hijack,
     )
     try:
         for day in tqdm(range(config.days), desc="simulating days", unit="day", disable=not config.progress):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import dataclass, fields
 
 import numpy as np
 from numpy.random import Generator
 
 from simulator.batches import (
     CARD_TESTING,
+    HIJACK,
     RING,
     TAKEOVER,
     VELOCITY,
@@ -21,6 +22,7 @@ from simulator.customers import CARD_TESTING as CARD_TESTER
 from simulator.customers import VELOCITY as VELOCITY_ACCOUNT
 from simulator.customers import new_people
 from simulator.orders import ONLINE_HOUR_P, SIGNUP_MARGIN, customer_cards, local_hour_times
+from simulator.rng import Stream, rng_for
 from simulator.world import RING_ORDERS_PER_DAY, World
 
 DAY = 86_400
@@ -256,3 +258,96 @@ def _stack(parts: list[OrderBatch]) -> OrderBatch:
 
 
 CAMPAIGNS = (velocity_bursts, account_takeovers, card_testing, ring_orders)
+
+
+# The regime change's new fraud pattern (SimConfig.regime_change with "fraud_pattern"), never seen before
+# its first day: hijacked sessions of established customers on their usual device and card, ordinary
+# baskets, but through a proxy in one rare high-risk country, all within 05:00-05:59 UTC (the quietest
+# hour), via the catalog (mail/telephone order) checkout that settles under its own merchant category code.
+# A steady botnet hijacking a fixed share of the day's expected traffic (no Poisson noise), so every day
+# shows it equally.
+HIJACK_CAMPAIGN = "session_hijack"  # the campaign name in the oracle's regime files
+HIJACK_SHARE = 0.12  # hijacked orders per day, as a share of the day's expected payments (on top of them)
+HIJACK_ORDERS_PER_VICTIM = (1, 2)  # inclusive range
+HIJACK_UTC_HOURS = (5, 6)  # [first, last) UTC hour
+HIJACK_MCC = "5964"  # Direct Marketing - Catalog Merchant: in merchant_categories.csv, unused by products
+HIJACK_MIN_ACCOUNT_AGE_DAYS = 180
+
+
+@dataclass(frozen=True)
+class HijackPlan:
+    """The fixed traits of the session-hijack pattern in one run."""
+
+    first_day: int  # day index of the regime change
+    ip_country: int  # index into reference country codes
+    mcc: int  # index into the run's MCC list
+
+    def describe(self, world: World, mcc_codes: list[str]) -> dict[str, object]:
+        return {
+            "campaign": HIJACK_CAMPAIGN,
+            "ip_country": world.ref.country_codes[self.ip_country],
+            "merchant_category_code": mcc_codes[self.mcc],
+            "paid_hours_utc": list(range(*HIJACK_UTC_HOURS)),
+            "orders_share_of_payments_per_day": HIJACK_SHARE,
+            "min_account_age_days": HIJACK_MIN_ACCOUNT_AGE_DAYS,
+        }
+
+
+def plan_hijack(world: World, first_day: int, mcc_codes: list[str]) -> tuple[HijackPlan, list[str]]:
+    """Pick the pattern's IP country and MCC; returns the plan and the MCC list it indexes.
+
+    The IP country is a high-risk country no fraud ring uses (so the rarest IP countries before the
+    change); the MCC is one no product category maps to, so it never occurs before the change.
+    """
+    rng = rng_for(world.config.seed, Stream.REGIME)
+    used_by_rings = {ring.ip_country for ring in world.rings}
+    candidates = np.array([c for c in world.high_risk if c not in used_by_rings] or world.high_risk)
+    ip_country = int(rng.choice(np.sort(candidates)))
+    known = world.ref.merchant_category_codes
+    unused = [code for code in known if code not in mcc_codes]
+    code = HIJACK_MCC if HIJACK_MCC in unused else (unused[0] if unused else mcc_codes[-1])
+    codes = mcc_codes if code in mcc_codes else [*mcc_codes, code]
+    return HijackPlan(first_day, ip_country, codes.index(code)), codes
+
+
+def session_hijack(
+    ctx: CampaignContext, plan: HijackPlan, expected_payments: float, rng: Generator
+) -> Campaign | None:
+    """Established customers' sessions hijacked: their device and card, ordinary baskets, odd IP and hour."""
+    w = ctx.world
+    lo, hi = HIJACK_ORDERS_PER_VICTIM
+    n = round(HIJACK_SHARE * expected_payments / ((lo + hi) / 2))
+    if n == 0 or ctx.launched.size == 0:
+        return None
+    # Twice as many candidates as needed: prefer those whose device and card were used before (in the
+    # simulated period; right after the start few are, then the others fill up the day's volume).
+    victim = w.online_pool.draw(ctx.day_start - HIJACK_MIN_ACCOUNT_AGE_DAYS * DAY, 2 * n, rng)
+    victim = victim[victim >= 0]
+    c = w.customers
+    victim = victim[c.n_devices[victim] > 0]
+    device = c.device_start[victim] + rng.integers(0, 2, victim.shape[0]) % c.n_devices[victim]
+    card = customer_cards(w, victim, rng)
+    usual = w.devices.seen[device] & w.cards.seen[card]
+    keep = np.argsort(~usual, kind="stable")[:n]
+    if keep.size == 0:
+        return None
+    victim, device, card = victim[keep], device[keep], card[keep]
+    size = rng.integers(lo, hi + 1, victim.shape[0])
+    session = np.repeat(np.arange(victim.shape[0]), size)
+    # An instant in the UTC window that falls on the victim's local day (its date= partition).
+    midnight = ctx.midnights[w.country_tz[c.country[victim]]]
+    first, last = HIJACK_UTC_HOURS
+    within = rng.integers(0, (last - first) * 3600, session.shape[0])
+    utc = midnight[session] + ((first * 3600 - midnight[session]) % DAY + within) % DAY
+    orders = ctx.online_orders(
+        victim[session],
+        utc,
+        device=device[session],
+        card=card[session],
+        ip_country=plan.ip_country,
+        kind=HIJACK,
+        mcc=plan.mcc,
+        fraud_p=rng.uniform(0.85, 0.95, victim.shape[0])[session],
+        decline_p=0.03,
+    )
+    return orders, ctx.baskets(orders.size, 3, 2, ctx.launched, False, rng), np.zeros(0, dtype=np.int64)

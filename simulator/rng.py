@@ -17,6 +17,7 @@ class Stream(IntEnum):
     INSTRUMENTS = 4
     RINGS = 5
     DEMAND_SHAPE = 6
+    REGIME = 7  # only drawn from when SimConfig.regime_change is set
     DAY_DEMAND = 20
     DAY_ORDERS = 21
     DAY_CUSTOMERS = 22
@@ -24,6 +25,7 @@ class Stream(IntEnum):
     DAY_PAYMENTS = 24
     DAY_CHARGEBACKS = 25
     DAY_DEFECTS = 26
+    DAY_REGIME_FRAUD = 27  # only drawn from when the regime change's fraud pattern is on
 
 
 def rng_for(seed: int, stream: Stream, day_index: int = 0, *extra: int) -> np.random.Generator:

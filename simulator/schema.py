@@ -160,3 +160,11 @@ ORACLE_DEMAND_SCHEMA = _s(
     ("product_id", STR),
     ("expected_units", pa.float64()),
 )
+# Written only when SimConfig.regime_change switches on the fraud pattern: its payments, by campaign.
+ORACLE_REGIME_PAYMENTS_SCHEMA = _s(
+    ("payment_id", STR),
+    ("paid_at", pa.timestamp("ms", tz="UTC")),
+    ("campaign", STR),
+    ("is_fraud", pa.bool_()),
+    ("is_declined", pa.bool_()),
+)

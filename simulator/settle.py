@@ -123,6 +123,7 @@ def settle(
     by_value = np.lexsort((-value, line_order))
     top = by_value[np.searchsorted(line_order[by_value], np.arange(n), side="left")]
     mcc = category_mcc[world.catalog.category[product[top]]] if n else np.zeros(0, dtype=np.int64)
+    mcc = np.where(orders.mcc >= 0, orders.mcc, mcc)  # campaigns may set their own MCC
 
     return Settled(
         orders=orders,

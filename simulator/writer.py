@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -12,8 +13,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from simulator.config import FRAUD_PATTERN
 from simulator.defects import DefectLog, Deferred
-from simulator.schema import ORACLE_DEMAND_SCHEMA, ORACLE_PAYMENTS_SCHEMA, TABLES
+from simulator.schema import (
+    ORACLE_DEMAND_SCHEMA,
+    ORACLE_PAYMENTS_SCHEMA,
+    ORACLE_REGIME_PAYMENTS_SCHEMA,
+    TABLES,
+)
 from simulator.sink import FileSink
 from simulator.tables import Batch
 
@@ -91,9 +98,13 @@ class LandingWriter:
 
 
 class OracleWriter:
-    """Ground truth the pipeline never reads: demand lambda and fraud truth per payment."""
+    """Ground truth the pipeline never reads: demand lambda and fraud truth per payment.
 
-    def __init__(self, root: Path):
+    With a regime change, also `regime.json` (what changed, from when) and, for the fraud pattern,
+    `regime_payments.parquet` (its payments by campaign name).
+    """
+
+    def __init__(self, root: Path, regime: dict[str, object] | None = None):
         self.root = root
         self.demand = pq.ParquetWriter(root / "demand.parquet", ORACLE_DEMAND_SCHEMA, compression="zstd")
         self.payments = pq.ParquetWriter(
@@ -102,6 +113,13 @@ class OracleWriter:
         self.n_payments = 0
         self.n_authorized = 0
         self.n_authorized_fraud = 0
+        self.regime = regime
+        self.regime_payments: pq.ParquetWriter | None = None
+        self.regime_counts = {"payments": 0, "authorized": 0, "authorized_fraud": 0}
+        if regime is not None and FRAUD_PATTERN in regime:
+            self.regime_payments = pq.ParquetWriter(
+                root / "regime_payments.parquet", ORACLE_REGIME_PAYMENTS_SCHEMA, compression="zstd"
+            )
 
     def write_demand(self, day: date, store_ids: list[str], product_ids: pa.Array, lam: np.ndarray) -> None:
         n_s, n_p = lam.shape
@@ -142,7 +160,40 @@ class OracleWriter:
         self.n_authorized += int((~declined).sum())
         self.n_authorized_fraud += int((is_fraud & ~declined).sum())
 
+    def write_regime_payments(
+        self,
+        payment_ids: pa.Array,
+        paid_utc: np.ndarray,
+        campaign: str,
+        is_fraud: np.ndarray,
+        declined: np.ndarray,
+    ) -> None:
+        if self.regime_payments is None or paid_utc.size == 0:
+            return
+        table = pa.table(
+            {
+                "payment_id": payment_ids,
+                "paid_at": pa.array(paid_utc.astype(np.int64) * 1000, type=pa.timestamp("ms", tz="UTC")),
+                "campaign": pa.array([campaign] * paid_utc.size, type=pa.string()),
+                "is_fraud": pa.array(is_fraud, type=pa.bool_()),
+                "is_declined": pa.array(declined, type=pa.bool_()),
+            },
+            schema=ORACLE_REGIME_PAYMENTS_SCHEMA,
+        )
+        self.regime_payments.write_table(table)
+        self.regime_counts["payments"] += int(paid_utc.size)
+        self.regime_counts["authorized"] += int((~declined).sum())
+        self.regime_counts["authorized_fraud"] += int((is_fraud & ~declined).sum())
+
     def close(self, log: DefectLog) -> None:
         self.demand.close()
         self.payments.close()
         log.write(self.root / "defects.json")
+        if self.regime is None:
+            return
+        regime = dict(self.regime)
+        if self.regime_payments is not None:
+            self.regime_payments.close()
+            regime[FRAUD_PATTERN] = {**regime[FRAUD_PATTERN], **self.regime_counts}
+        text = json.dumps(regime, indent=2, sort_keys=True) + "\n"
+        (self.root / "regime.json").write_text(text, encoding="utf-8")
