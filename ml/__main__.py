@@ -34,7 +34,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     with duckdb.connect(str(warehouse_path())) as con:
         for spec in _selected(args.models):
             started = time.perf_counter()
-            result = run_training(con, spec, models_dir(), _now())
+            result = run_training(con, spec, models_dir(), _now(), as_of=args.as_of)
             verdict = "champion" if result.promoted else f"challenger ({result.gate.summary})"
             test = {k: round(v, 4) for k, v in result.metrics["test"].items() if isinstance(v, float)}
             print(
@@ -53,6 +53,21 @@ def cmd_score(args: argparse.Namespace) -> None:
                 f"{'' if result.flagged is None else f', {result.flagged:,} flagged'}; "
                 f"backtest {result.backtest_rows:,} rows -> {result.backtest_table}; "
                 f"{time.perf_counter() - started:.1f}s"
+            )
+
+
+def cmd_monitor(args: argparse.Namespace) -> None:
+    from ml.monitoring.run import monitor
+
+    with duckdb.connect(str(warehouse_path())) as con:
+        for spec in _selected(args.models):
+            result = monitor(con, spec, _now(), as_of=args.as_of)
+            print(
+                f"{spec.name} v{result.model_version} as of {result.as_of}: {result.windows} windows, "
+                f"{result.performance_days} matured days\n"
+                f"  feature drift     {result.feature_drift.status:12} {result.feature_drift.summary}\n"
+                f"  prediction drift  {result.prediction_drift.status:12} {result.prediction_drift.summary}\n"
+                f"  performance       {result.performance.status:12} {result.performance.summary}"
             )
 
 
@@ -79,7 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train, register and gate models (all specs by default)")
     train.add_argument("models", nargs="*")
+    train.add_argument("--as-of", type=datetime.fromisoformat, help="replay: train as of this time")
     train.set_defaults(run=cmd_train)
+    watch = sub.add_parser("monitor", help="drift and matured performance of each champion")
+    watch.add_argument("models", nargs="*")
+    watch.add_argument("--as-of", type=datetime.fromisoformat, help="replay: what was known at this time")
+    watch.set_defaults(run=cmd_monitor)
     scoring = sub.add_parser("score", help="batch-score with each model's champion")
     scoring.add_argument("models", nargs="*")
     scoring.add_argument(

@@ -98,9 +98,14 @@ def check_relation(con: duckdb.DuckDBPyConnection, spec: ModelSpec) -> dict[str,
     return types
 
 
-def resolve_cutoff(con: duckdb.DuckDBPyConnection, spec: ModelSpec) -> datetime:
-    """Latest event (with a known outcome, for regression) minus the spec's days."""
+def resolve_cutoff(
+    con: duckdb.DuckDBPyConnection, spec: ModelSpec, as_of: datetime | None = None
+) -> datetime:
+    """Latest event (with a known outcome, for regression) minus the spec's days. With `as_of`, the
+    latest event at or before it: training as it would have happened then (a replay)."""
     where = [f"{quote(spec.label.column)} is not null"] if spec.task == "regression" else []
+    if as_of is not None:
+        where.append(f"{event_sql(spec)} <= timestamp '{as_of.isoformat(sep=' ')}'")
     if spec.sample_filter:
         where.append(quote(spec.sample_filter))
     clause = f"where {' and '.join(where)}" if where else ""

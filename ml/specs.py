@@ -99,6 +99,33 @@ class OutputSpec:
     score_column: str
 
 
+# Metrics `ml.model_performance_daily` holds per day of matured events, and whether larger is better.
+PERFORMANCE_DIRECTIONS: dict[str, dict[str, bool]] = {
+    "binary": {"auc_pr": True, "auc_roc": True, "recall_at_threshold": True, "brier": False},
+    "regression": {"wape": False, "abs_bias": False},
+}
+
+
+@dataclass(frozen=True)
+class MonitoringSpec:
+    """Drift of every scored window against the baseline stored with the model version (PSI warns
+    at `psi_warn`, fails at `psi_fail`; a window under `min_sample` rows is reported, not judged),
+    and performance once labels are final, pooled over the latest `performance_days` matured days,
+    against `performance_floors` (default: the gate's floors). `exclude` names features whose
+    distribution moves by design (calendar positions), kept out of the drift check."""
+
+    psi_warn: float = 0.1
+    psi_fail: float = 0.25
+    bins: int = 10
+    min_sample: int = 200
+    exclude: tuple[str, ...] = ()
+    performance_days: int = 14
+    performance_floors: dict[str, float] = field(default_factory=dict)
+    # a failing check retrains only once the warehouse has moved this many days past the newest
+    # training run's data: no retraining loop on unchanged data
+    retrain_cooldown_days: int = 7
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
@@ -114,6 +141,7 @@ class ModelSpec:
     gates: GateSpec
     output: OutputSpec
     scoring: ScoringSpec = field(default_factory=ScoringSpec)
+    monitoring: MonitoringSpec = field(default_factory=MonitoringSpec)
     sample_filter: str | None = None
     baseline_column: str | None = None
     calibration: Literal["none", "platt"] = "none"
@@ -292,6 +320,8 @@ def parse_spec(data: object, path: str) -> ModelSpec:
     )
     scoring_s.finish()
 
+    monitoring = _parse_monitoring(top.section("monitoring", {}), task, features, gates)
+
     calibration = top.get("calibration", str, "none", lambda v: v in ("none", "platt"), "'none' or 'platt'")
     if calibration != "none" and task != "binary":
         raise top.error("calibration", "only binary models are calibrated")
@@ -317,6 +347,7 @@ def parse_spec(data: object, path: str) -> ModelSpec:
         gates=gates,
         output=output,
         scoring=scoring,
+        monitoring=monitoring,
         sample_filter=top.identifier("sample_filter", None),
         baseline_column=top.identifier("baseline_column", None),
         calibration=calibration,
@@ -336,6 +367,46 @@ def parse_spec(data: object, path: str) -> ModelSpec:
         raise top.error(
             "features", f"features may not include the timestamp, label or filter: {sorted(clash)}"
         )
+    return spec
+
+
+def _parse_monitoring(section: _Section, task: str, features: FeatureSpec, gates: GateSpec) -> MonitoringSpec:
+    def unit(value: float) -> bool:
+        # YAML gives an int for "1"; bool is an int too and is refused by `get`
+        return 0 < value <= 10
+
+    psi_warn = float(section.get("psi_warn", (int, float), 0.1, unit, "a number in (0, 10]"))
+    psi_fail = float(section.get("psi_fail", (int, float), 0.25, unit, "a number in (0, 10]"))
+    if psi_fail < psi_warn:
+        raise section.error("psi_fail", f"must be >= psi_warn ({psi_warn}), got {psi_fail}")
+    exclude = section.identifiers("exclude", ())
+    unknown = sorted(set(exclude) - set(features.names))
+    if unknown:
+        raise section.error("exclude", f"not features of this model: {unknown}")
+    known = PERFORMANCE_DIRECTIONS[task]
+    floors = section.get("performance_floors", dict, None)
+    if floors is None:
+        floors = {metric: value for metric, value in gates.floors.items() if metric in known}
+    for metric, value in floors.items():
+        if metric not in known:
+            raise section.error(
+                "performance_floors", f"unknown metric {metric!r} for task {task} (known: {sorted(known)})"
+            )
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise section.error(f"performance_floors.{metric}", f"expected a number, got {value!r}")
+    spec = MonitoringSpec(
+        psi_warn=psi_warn,
+        psi_fail=psi_fail,
+        bins=section.get("bins", int, 10, lambda v: 2 <= v <= 100, "an integer in 2..100"),
+        min_sample=section.get("min_sample", int, 200, _positive, "an integer >= 1"),
+        exclude=exclude,
+        performance_days=section.get("performance_days", int, 14, _positive, "an integer >= 1"),
+        performance_floors={metric: float(value) for metric, value in floors.items()},
+        retrain_cooldown_days=section.get(
+            "retrain_cooldown_days", int, 7, lambda v: v >= 0, "an integer >= 0"
+        ),
+    )
+    section.finish()
     return spec
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +20,8 @@ from ml.dataset import LabelledData, load_labelled, resolve_cutoff, to_matrix
 from ml.errors import ModelNotFoundError
 from ml.evaluate import binary_metrics, regression_metrics
 from ml.gates import GateResult, evaluate_gates
+from ml.monitoring.baseline import build_baseline
+from ml.monitoring.run import BASELINE_FILE
 from ml.report import binary_plots, importance_plot, model_card, regression_plots
 from ml.specs import ModelSpec
 from ml.train import TrainedModel, fit
@@ -82,10 +85,17 @@ def _champion_metrics(
 
 
 def run_training(
-    con: duckdb.DuckDBPyConnection, spec: ModelSpec, models_dir: Path, now: datetime
+    con: duckdb.DuckDBPyConnection,
+    spec: ModelSpec,
+    models_dir: Path,
+    now: datetime,
+    as_of: datetime | None = None,
+    trigger: str | None = None,
 ) -> TrainingResult:
+    """Train, register and gate one model; `as_of` replays a training run as of an earlier time,
+    and `trigger` (why it was retrained) is kept in the alias history next to the gate's verdict."""
     registry.ensure_schema(con)
-    cutoff = resolve_cutoff(con, spec)
+    cutoff = resolve_cutoff(con, spec, as_of)
     data = load_labelled(con, spec, cutoff)
     model = fit(spec, data)
     metrics: dict = {}
@@ -98,6 +108,12 @@ def run_training(
     if champion is not None:
         metrics["champion"] = champion[1]
         metrics["champion_version"] = champion[0]
+
+    # the drift baseline (ml/monitoring): the out-of-time test rows, the latest labelled data the
+    # model was not fitted on, and the model's output on them
+    baseline = build_baseline(
+        test, spec.features.numeric, spec.features.categorical, scores, spec.monitoring.bins
+    )
 
     plots = {"feature_importance.png": importance_plot(model)}
     if spec.task == "binary":
@@ -124,7 +140,11 @@ def run_training(
         "operating threshold": model.threshold,
     }
     card = model_card(model, version, facts, metrics, sorted(plots))
-    extra: dict[str, bytes | str] = {"card.md": card, **{f"plots/{name}": png for name, png in plots.items()}}
+    extra: dict[str, bytes | str] = {
+        "card.md": card,
+        BASELINE_FILE: json.dumps(baseline.to_json(), sort_keys=True, indent=1),
+        **{f"plots/{name}": png for name, png in plots.items()},
+    }
     sweep_orphans(models_dir / spec.name, registry.versions(con, spec.name))
     artifact = write_artifact(models_dir, model, version, metrics, data.fingerprint, extra)
     crash_point("train:after_artifact")
@@ -152,11 +172,12 @@ def run_training(
                 "artifact_hash": artifact.hash,
             },
         )
+        reason = gate.summary if trigger is None else f"{gate.summary} (retrained: {trigger})"
         if gate.passed:
-            registry.record_alias(con, spec.name, "champion", version, "set", gate.summary, now)
+            registry.record_alias(con, spec.name, "champion", version, "set", reason, now)
         else:
-            registry.record_alias(con, spec.name, "challenger", version, "set", gate.summary, now)
-            registry.record_alias(con, spec.name, "champion", version, "refused", gate.summary, now)
+            registry.record_alias(con, spec.name, "challenger", version, "set", reason, now)
+            registry.record_alias(con, spec.name, "champion", version, "refused", reason, now)
         crash_point("train:before_commit")
     return TrainingResult(spec.name, version, gate.passed, gate, metrics, artifact.path, cutoff, rows)
 

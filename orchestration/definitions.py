@@ -4,10 +4,12 @@ import dagster as dg
 
 from ml.specs import load_specs
 from orchestration.defs.automation import (
+    RETRAIN_JOBS,
     daily_refresh,
     daily_schedule,
     full_pipeline,
     new_landing_day,
+    retrain_on_monitoring,
     retraining,
     weekly_retraining,
 )
@@ -18,10 +20,12 @@ from orchestration.defs.dbt.sources import landing_source_specs
 from orchestration.defs.landing.inventory import landing_inventory_asset
 from orchestration.defs.lock import LOCK_KEY, WarehouseLock
 from orchestration.defs.ml.assets import ml_assets, scores_key
+from orchestration.defs.ml.monitoring import monitoring_assets, monitoring_key
 from orchestration.defs.publish.assets import publish_asset
 
 _sources = landing_source_specs()
 _ml = ml_assets()
+_monitoring = monitoring_assets()
 _dbt = [warehouse_dbt_assets, warehouse_dbt_daily_assets]
 _marts = sorted(key for dbt in _dbt for key in dbt.keys if key.path[0] == "marts")
 
@@ -31,12 +35,18 @@ defs = dg.Definitions(
         landing_inventory_asset(_sources),
         *_dbt,
         *_ml,
-        publish_asset([*_marts, *(scores_key(spec) for spec in load_specs().values())]),
+        *_monitoring,
+        publish_asset(
+            [
+                *_marts,
+                *(key for spec in load_specs().values() for key in (scores_key(spec), monitoring_key(spec))),
+            ]
+        ),
     ],
     asset_checks=[freshness_checks(_sources)],
-    jobs=[full_pipeline, daily_refresh, retraining],
+    jobs=[full_pipeline, daily_refresh, retraining, *RETRAIN_JOBS],
     schedules=[daily_schedule, weekly_retraining],
-    sensors=[new_landing_day],
+    sensors=[new_landing_day, retrain_on_monitoring],
     resources={"dbt": dbt_resource(), LOCK_KEY: WarehouseLock()},
     # Steps of any run, also an ad hoc materialization from the UI, go one after another in one
     # process: DuckDB allows one writer per file, and the run holds the warehouse lock throughout.

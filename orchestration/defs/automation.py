@@ -10,7 +10,11 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import dagster as dg
+import duckdb
 
+from ml.specs import ModelSpec, load_specs
+from orchestration.defs.ml.assets import RETRAIN_REASON_TAG, model_key
+from orchestration.lib.environment import analytics_db
 from orchestration.lib.landing import landing_days
 from orchestration.lib.partitions import range_tags
 
@@ -81,3 +85,71 @@ def new_landing_day(context: dg.SensorEvaluationContext):
     return dg.RunRequest(
         run_key=f"landing-{first}..{last}", tags={**range_tags(new[0], new[-1]), "landing_day": last}
     )
+
+
+def retrain_job_name(spec: ModelSpec) -> str:
+    return f"retrain_{spec.name}"
+
+
+def retrain_jobs() -> list[dg.UnresolvedAssetJobDefinition]:
+    """Per model: its training asset and everything downstream (scores, monitoring, marts, publish)."""
+    return [
+        dg.define_asset_job(
+            retrain_job_name(spec),
+            selection=dg.AssetSelection.assets(model_key(spec)).downstream(),
+            description=f"Retrain {spec.name} (the promotion gate decides), rescore, monitor, publish.",
+            executor_def=dg.in_process_executor,
+        )
+        for spec in load_specs().values()
+    ]
+
+
+# built once: Definitions refuses two job objects of the same name
+RETRAIN_JOBS = retrain_jobs()
+
+
+def newest_landing_day() -> str | None:
+    present = days_after(None)
+    return present[-1].isoformat() if present else None
+
+
+@dg.sensor(
+    jobs=RETRAIN_JOBS,
+    minimum_interval_seconds=300,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Retrains a model when its drift or matured-performance check fails (once the data "
+    "has moved past the cooldown) or when its spec changed; reads the published snapshot only.",
+)
+def retrain_on_monitoring(context: dg.SensorEvaluationContext):
+    from ml.monitoring.triggers import decide, registry_published
+
+    snapshot = analytics_db()
+    if not snapshot.exists():
+        return dg.SkipReason(f"no published snapshot at {snapshot} yet")
+    specs = load_specs()
+    with duckdb.connect(str(snapshot), read_only=True) as con:
+        if not registry_published(con):
+            return dg.SkipReason("the published snapshot has no model registry yet")
+        decisions = [decide(con, spec) for spec in specs.values()]
+    requests, notes = [], []
+    for decision in decisions:
+        notes += [f"{decision.model_name}: {note}" for note in decision.waiting]
+        if not decision.retrain:
+            continue
+        spec = specs[decision.model_name]
+        partition = newest_landing_day() if spec.scoring.window == "daily" else None
+        if spec.scoring.window == "daily" and partition is None:
+            notes.append(f"{spec.name}: no landing day to rescore")
+            continue
+        context.log.info(f"{spec.name}: retraining ({'; '.join(decision.reasons)})")
+        requests.append(
+            dg.RunRequest(
+                run_key=decision.key,
+                job_name=retrain_job_name(spec),
+                partition_key=partition,
+                tags={RETRAIN_REASON_TAG: "; ".join(decision.reasons), "ml/model": spec.name},
+            )
+        )
+    if not requests:
+        return dg.SkipReason("no model needs retraining" + (f" ({'; '.join(notes)})" if notes else ""))
+    return dg.SensorResult(run_requests=requests)

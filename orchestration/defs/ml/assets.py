@@ -19,6 +19,7 @@ from orchestration.lib.translator import ML_GROUP, table_key
 # DuckDB allows one writing process per file: a transient lock held by someone else is retried.
 WRITER_RETRY = dg.RetryPolicy(max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTIAL)
 GATE_CHECK = "promotion_gate"
+RETRAIN_REASON_TAG = "ml/retrain_reason"
 SANITY_CHECK = "score_sanity"
 
 
@@ -30,7 +31,7 @@ def scores_key(spec: ModelSpec) -> dg.AssetKey:
     return table_key(*spec.output.table.split("."))
 
 
-def _now() -> datetime:
+def now_utc() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
@@ -63,8 +64,10 @@ def training_asset(spec: ModelSpec) -> dg.AssetsDefinition:
     def train(context: dg.AssetExecutionContext):
         from ml.training_run import run_training  # LightGBM and friends load when a run needs them
 
+        # a run the retraining sensor started says why; the alias history keeps it with the gate's verdict
+        trigger = context.run.tags.get(RETRAIN_REASON_TAG)
         with duckdb.connect(str(warehouse_db())) as con:
-            result = run_training(con, spec, models_dir(), _now())
+            result = run_training(con, spec, models_dir(), now_utc(), trigger=trigger)
         card = (result.artifact_path / "card.md").read_text()
         context.log.info(f"{spec.name} v{result.version}: {'champion' if result.promoted else 'challenger'}")
         yield dg.MaterializeResult(
@@ -120,7 +123,7 @@ def scoring_asset(spec: ModelSpec) -> dg.AssetsDefinition:
         if days:
             context.log.info(f"scoring landing days {days[0]} to {days[1]} in one pass")
         with duckdb.connect(str(warehouse_db())) as con:
-            result = score(con, spec, _now(), days=days)
+            result = score(con, spec, now_utc(), days=days)
             column, table = quote(spec.output.score_column), quote_relation(spec.output.table)
             nulls, low, high = con.execute(
                 f"select count(*) filter (where {column} is null), min({column}), max({column}) from {table}"

@@ -1,0 +1,243 @@
+"""One monitoring pass for one model: drift of each scored window of the champion against its
+baseline, performance per matured day, both written to the `ml` schema, and the verdicts.
+
+Time is the warehouse's: `as_of` defaults to the latest event in the feature relation, so a
+replay (`as_of` in the past) sees only windows, labels and outcomes known by then."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from ml import registry
+from ml.dataset import event_sql, unique_columns
+from ml.identifiers import quote, quote_relation
+from ml.monitoring import drift as drift_measure
+from ml.monitoring.baseline import PREDICTION, Baseline
+from ml.monitoring.performance import below_floors, daily, performance
+from ml.monitoring.tables import replace_version
+from ml.specs import ModelSpec
+
+BASELINE_FILE = "baseline.json"
+# the checks, by name: asset checks in Dagster and rows of ml.monitoring_verdicts
+FEATURE_DRIFT, PREDICTION_DRIFT, MATURED_PERFORMANCE = (
+    "feature_drift",
+    "prediction_drift",
+    "matured_performance",
+)
+SEVERITY = {"ok": 0, "insufficient": 0, "excluded": 0, "warn": 1, "fail": 2}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: str  # ok, warn, fail, or insufficient (nothing to judge yet)
+    summary: str
+    figures: dict = field(default_factory=dict)
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "fail"
+
+
+@dataclass(frozen=True)
+class MonitoringResult:
+    model_name: str
+    model_version: int
+    as_of: datetime
+    windows: int
+    drift_rows: int
+    performance_days: int
+    feature_drift: Verdict
+    prediction_drift: Verdict
+    performance: Verdict
+    latest_window: tuple[date, date] | None
+    latest_figures: list[drift_measure.DriftFigure]
+
+
+def load_baseline(artifact_path: Path) -> Baseline | None:
+    path = artifact_path / BASELINE_FILE
+    return Baseline.from_json(json.loads(path.read_text())) if path.is_file() else None
+
+
+def data_now(con: duckdb.DuckDBPyConnection, spec: ModelSpec) -> datetime:
+    """The latest event in the feature relation: the warehouse's present."""
+    where = f"where {quote(spec.sample_filter)}" if spec.sample_filter else ""
+    latest = con.sql(
+        f"select max({event_sql(spec)}) from {quote_relation(spec.features_relation)} {where}"
+    ).fetchone()[0]
+    if latest is None:
+        raise ValueError(f"{spec.source_path}: {spec.features_relation} has no rows")
+    return latest
+
+
+def _ts(value: datetime) -> str:
+    return f"timestamp '{value.isoformat(sep=' ')}'"
+
+
+def _scored_sql(
+    spec: ModelSpec, version: int, after: datetime, until: datetime, label_known: datetime
+) -> str:
+    """The champion's scored rows with their features, event time, window day and label."""
+    keys = list(spec.entity_key)
+    feature_cols = []
+    for name in spec.features.names:
+        expr = f"f.{quote(name)}"
+        feature_cols.append(
+            f"cast({expr} as double) as {quote(name)}"
+            if name in spec.features.numeric
+            else f"cast({expr} as varchar) as {quote(name)}"
+        )
+    event = f"cast(f.{quote(spec.event_timestamp)} as timestamp)"
+    window_day = (
+        f"s.{quote(spec.scoring.day_column)}" if spec.scoring.day_column else f"cast({event} as date)"
+    )
+    label = quote(spec.label.column)
+    if spec.task == "binary":
+        label_sql = f"cast(coalesce(f.{label} <= {_ts(label_known)}, false) as integer)"
+    else:
+        label_sql = f"cast(f.{label} as double)"
+    join = " and ".join(f"s.{quote(k)} = f.{quote(k)}" for k in keys)
+    columns = ", ".join(
+        [
+            *(f"f.{quote(k)}" for k in unique_columns(keys) if k not in spec.features.names),
+            *feature_cols,
+            f"cast(s.{quote(spec.output.score_column)} as double) as _score",
+            f"{event} as _event_time",
+            f"cast({event} as date) as _event_date",
+            f"{window_day} as _window_day",
+            f"{label_sql} as _label",
+        ]
+    )
+    order = ", ".join(f"f.{quote(k)}" for k in keys)
+    return (
+        f"select {columns} from {quote_relation(spec.output.table)} s "
+        f"join {quote_relation(spec.features_relation)} f on {join} "
+        f"where s.model_version = {int(version)} and {event} > {_ts(after)} and {event} <= {_ts(until)} "
+        f"order by {order}"
+    )
+
+
+def _windows(spec: ModelSpec, scored: pl.DataFrame) -> list[tuple[date, date, pl.DataFrame]]:
+    """Daily specs: one window per scoring day; others: the scored set is one window."""
+    if scored.is_empty():
+        return []
+    if spec.scoring.window == "daily":
+        return [
+            (day, day, part)
+            for (day,), part in scored.sort("_window_day").group_by("_window_day", maintain_order=True)
+        ]
+    return [(scored["_event_date"].min(), scored["_event_date"].max(), scored)]
+
+
+def _drift_verdict(figures: list[drift_measure.DriftFigure], kind: str, spec: ModelSpec) -> Verdict:
+    chosen = [f for f in figures if (f.feature == PREDICTION) == (kind == "prediction")]
+    judged = [f for f in chosen if f.status not in ("excluded", "insufficient")]
+    if not judged:
+        return Verdict("insufficient", "no window with enough rows to judge yet")
+    worst = max(judged, key=lambda f: (SEVERITY[f.status], f.psi))
+    summary = (
+        f"{'prediction' if kind == 'prediction' else worst.feature}: PSI {worst.psi:.3f} "
+        f"(n={worst.sample_size}; warn {spec.monitoring.psi_warn}, fail {spec.monitoring.psi_fail})"
+    )
+    status = worst.status if worst.status in ("warn", "fail") else "ok"
+    return Verdict(status, summary, {f.feature: round(f.psi, 4) for f in judged})
+
+
+def _performance_verdict(spec: ModelSpec, matured: pl.DataFrame, threshold: float | None) -> Verdict:
+    if matured.is_empty():
+        return Verdict("insufficient", "no event day has final labels yet")
+    days = sorted(matured["_event_date"].unique().to_list())[-spec.monitoring.performance_days :]
+    pooled = performance(spec.task, matured.filter(pl.col("_event_date").is_in(days)), threshold)
+    failures = below_floors(spec.task, pooled, spec.monitoring.performance_floors)
+    span = f"{days[0]}..{days[-1]} ({len(days)} matured days, {pooled['rows']} rows)"
+    figures = {k: v for k, v in pooled.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+    if failures:
+        return Verdict("fail", f"{span}: {'; '.join(failures)}", figures)
+    return Verdict("ok", f"{span}: every floor met {spec.monitoring.performance_floors}", figures)
+
+
+def monitor(
+    con: duckdb.DuckDBPyConnection, spec: ModelSpec, computed_at: datetime, as_of: datetime | None = None
+) -> MonitoringResult:
+    """Measure the champion's windows and matured days up to `as_of`, replace its monitoring rows."""
+    from ml.artifacts import load_artifact  # LightGBM loads only when monitoring runs
+
+    champion = registry.resolve(con, spec.name)
+    as_of = as_of or data_now(con, spec)
+    artifact = Path(champion.artifact_path)
+    model = load_artifact(artifact, champion.artifact_hash)
+    baseline = load_baseline(artifact)
+    maturity = timedelta(days=spec.label.maturity_days)
+
+    scored = con.sql(_scored_sql(spec, champion.version, champion.training_cutoff, as_of, as_of)).pl()
+    drift_rows: list[dict] = []
+    latest: tuple[date, date] | None = None
+    latest_figures: list[drift_measure.DriftFigure] = []
+    windows = _windows(spec, scored)
+    for start, end, part in windows if baseline is not None else []:
+        figures = drift_measure.measure(baseline, part, part["_score"].to_numpy(), spec.monitoring)
+        for figure in figures:
+            drift_rows.append(
+                {
+                    "model_name": spec.name,
+                    "model_version": champion.version,
+                    "window_start": start,
+                    "window_end": end,
+                    **figure.__dict__,
+                    "psi_warn": spec.monitoring.psi_warn,
+                    "psi_fail": spec.monitoring.psi_fail,
+                }
+            )
+        # the check judges the latest window that has enough rows (a thin last day would hide drift)
+        if part.height >= spec.monitoring.min_sample or latest is None:
+            latest, latest_figures = (start, end), figures
+
+    # out-of-sample days (after the rows the model was labelled on) whose labels are final by as_of
+    matured_until = champion.training_cutoff - maturity
+    matured = con.sql(_scored_sql(spec, champion.version, matured_until, as_of - maturity, as_of)).pl()
+    if spec.task == "regression":
+        matured = matured.filter(pl.col("_label").is_not_null())
+    performance_rows = [
+        {
+            "model_name": spec.name,
+            "model_version": champion.version,
+            **row,
+            "labels_final_at": datetime.combine(row["event_date"], datetime.min.time()) + maturity,
+        }
+        for row in daily(spec.task, matured, model.threshold)
+    ]
+    if baseline is None:
+        missing = Verdict(
+            "insufficient", f"v{champion.version} has no {BASELINE_FILE} (trained before monitoring)"
+        )
+        feature_verdict = prediction_verdict = missing
+    else:
+        feature_verdict = _drift_verdict(latest_figures, "feature", spec)
+        prediction_verdict = _drift_verdict(latest_figures, "prediction", spec)
+    performance_verdict = _performance_verdict(spec, matured, model.threshold)
+    verdicts = [
+        (FEATURE_DRIFT, feature_verdict.status, feature_verdict.summary),
+        (PREDICTION_DRIFT, prediction_verdict.status, prediction_verdict.summary),
+        (MATURED_PERFORMANCE, performance_verdict.status, performance_verdict.summary),
+    ]
+    replace_version(
+        con, spec.name, champion.version, drift_rows, performance_rows, verdicts, as_of, computed_at
+    )
+    return MonitoringResult(
+        model_name=spec.name,
+        model_version=champion.version,
+        as_of=as_of,
+        windows=len(windows),
+        drift_rows=len(drift_rows),
+        performance_days=len(performance_rows),
+        feature_drift=feature_verdict,
+        prediction_drift=prediction_verdict,
+        performance=performance_verdict,
+        latest_window=latest,
+        latest_figures=latest_figures,
+    )
