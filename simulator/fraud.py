@@ -22,7 +22,6 @@ from simulator.customers import CARD_TESTING as CARD_TESTER
 from simulator.customers import VELOCITY as VELOCITY_ACCOUNT
 from simulator.customers import new_people
 from simulator.orders import ONLINE_HOUR_P, SIGNUP_MARGIN, customer_cards, local_hour_times
-from simulator.rng import Stream, rng_for
 from simulator.world import RING_ORDERS_PER_DAY, World
 
 DAY = 86_400
@@ -262,8 +261,9 @@ CAMPAIGNS = (velocity_bursts, account_takeovers, card_testing, ring_orders)
 
 # The regime change's new fraud pattern (SimConfig.regime_change with "fraud_pattern"), never seen before
 # its first day: hijacked sessions of established customers on their usual device and card, ordinary
-# baskets, but through a proxy in one rare high-risk country, all within 05:00-05:59 UTC (the quietest
-# hour), via the catalog (mail/telephone order) checkout that settles under its own merchant category code.
+# baskets, through a residential proxy in the victim's own country (so no IP mismatch), all within
+# 05:00-05:59 UTC (the quietest hour), via the catalog (mail/telephone order) checkout that settles
+# under its own merchant category code. Nothing the fraud model learned before flags it.
 # A steady botnet hijacking a fixed share of the day's expected traffic (no Poisson noise), so every day
 # shows it equally.
 HIJACK_CAMPAIGN = "session_hijack"  # the campaign name in the oracle's regime files
@@ -279,13 +279,12 @@ class HijackPlan:
     """The fixed traits of the session-hijack pattern in one run."""
 
     first_day: int  # day index of the regime change
-    ip_country: int  # index into reference country codes
     mcc: int  # index into the run's MCC list
 
     def describe(self, world: World, mcc_codes: list[str]) -> dict[str, object]:
         return {
             "campaign": HIJACK_CAMPAIGN,
-            "ip_country": world.ref.country_codes[self.ip_country],
+            "ip_country": "the victim's own (residential proxy)",
             "merchant_category_code": mcc_codes[self.mcc],
             "paid_hours_utc": list(range(*HIJACK_UTC_HOURS)),
             "orders_share_of_payments_per_day": HIJACK_SHARE,
@@ -294,26 +293,20 @@ class HijackPlan:
 
 
 def plan_hijack(world: World, first_day: int, mcc_codes: list[str]) -> tuple[HijackPlan, list[str]]:
-    """Pick the pattern's IP country and MCC; returns the plan and the MCC list it indexes.
-
-    The IP country is a high-risk country no fraud ring uses (so the rarest IP countries before the
-    change); the MCC is one no product category maps to, so it never occurs before the change.
-    """
-    rng = rng_for(world.config.seed, Stream.REGIME)
-    used_by_rings = {ring.ip_country for ring in world.rings}
-    candidates = np.array([c for c in world.high_risk if c not in used_by_rings] or world.high_risk)
-    ip_country = int(rng.choice(np.sort(candidates)))
+    """Pick the pattern's MCC, one no product category maps to, so it never occurs before the
+    change; returns the plan and the MCC list it indexes."""
     known = world.ref.merchant_category_codes
     unused = [code for code in known if code not in mcc_codes]
     code = HIJACK_MCC if HIJACK_MCC in unused else (unused[0] if unused else mcc_codes[-1])
     codes = mcc_codes if code in mcc_codes else [*mcc_codes, code]
-    return HijackPlan(first_day, ip_country, codes.index(code)), codes
+    return HijackPlan(first_day, codes.index(code)), codes
 
 
 def session_hijack(
     ctx: CampaignContext, plan: HijackPlan, expected_payments: float, rng: Generator
 ) -> Campaign | None:
-    """Established customers' sessions hijacked: their device and card, ordinary baskets, odd IP and hour."""
+    """Established customers' sessions hijacked: their device, card and country, ordinary baskets,
+    an odd hour and merchant category."""
     w = ctx.world
     lo, hi = HIJACK_ORDERS_PER_VICTIM
     n = round(HIJACK_SHARE * expected_payments / ((lo + hi) / 2))
@@ -344,7 +337,7 @@ def session_hijack(
         utc,
         device=device[session],
         card=card[session],
-        ip_country=plan.ip_country,
+        ip_country=c.country[victim][session],
         kind=HIJACK,
         mcc=plan.mcc,
         fraud_p=rng.uniform(0.85, 0.95, victim.shape[0])[session],

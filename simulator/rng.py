@@ -17,7 +17,6 @@ class Stream(IntEnum):
     INSTRUMENTS = 4
     RINGS = 5
     DEMAND_SHAPE = 6
-    REGIME = 7  # only drawn from when SimConfig.regime_change is set
     DAY_DEMAND = 20
     DAY_ORDERS = 21
     DAY_CUSTOMERS = 22
