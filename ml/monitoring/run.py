@@ -7,7 +7,7 @@ replay (`as_of` in the past) sees only windows, labels and outcomes known by the
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -19,29 +19,13 @@ from ml.dataset import event_sql, unique_columns
 from ml.identifiers import quote, quote_relation
 from ml.monitoring import drift as drift_measure
 from ml.monitoring.baseline import PREDICTION, Baseline
+from ml.monitoring.checks import FEATURE_DRIFT, MATURED_PERFORMANCE, PREDICTION_DRIFT, Verdict
 from ml.monitoring.performance import below_floors, daily, performance
 from ml.monitoring.tables import replace_version
 from ml.specs import ModelSpec
 
 BASELINE_FILE = "baseline.json"
-# the checks, by name: asset checks in Dagster and rows of ml.monitoring_verdicts
-FEATURE_DRIFT, PREDICTION_DRIFT, MATURED_PERFORMANCE = (
-    "feature_drift",
-    "prediction_drift",
-    "matured_performance",
-)
 SEVERITY = {"ok": 0, "insufficient": 0, "excluded": 0, "warn": 1, "fail": 2}
-
-
-@dataclass(frozen=True)
-class Verdict:
-    status: str  # ok, warn, fail, or insufficient (nothing to judge yet)
-    summary: str
-    figures: dict = field(default_factory=dict)
-
-    @property
-    def failed(self) -> bool:
-        return self.status == "fail"
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ the retraining sensor (orchestration/defs/automation.py) acts on their verdicts.
 import dagster as dg
 import duckdb
 
-from ml.monitoring.run import FEATURE_DRIFT, MATURED_PERFORMANCE, PREDICTION_DRIFT, MonitoringResult, Verdict
+from ml.monitoring.checks import FEATURE_DRIFT, MATURED_PERFORMANCE, PREDICTION_DRIFT, Verdict
 from ml.specs import ModelSpec, load_specs
 from orchestration.defs.lock import LOCK_KEY
 from orchestration.defs.ml.assets import WRITER_RETRY, now_utc, scores_key
@@ -42,7 +42,7 @@ def _numbers(figures: dict) -> dict[str, float]:
     return {k: float(v) for k, v in figures.items() if isinstance(v, int | float) and not isinstance(v, bool)}
 
 
-def _drift_table(result: MonitoringResult) -> str:
+def _drift_table(result: "MonitoringResult") -> str:  # noqa: F821 (ml.monitoring.run loads with a run)
     figures = sorted(result.latest_figures, key=lambda f: f.psi, reverse=True)[:TOP_FEATURES]
     rows = [
         (
