@@ -84,11 +84,34 @@ def test_groups_checks_jobs_schedules_and_sensors(defs: dg.Definitions) -> None:
     groups = {graph.get(k).group_name for k in graph.get_all_asset_keys()}
     assert {"sources", "staging", "features", "marts", "ml", "publish"} <= groups
     checks = {key.name for key in graph.asset_check_keys}
-    assert {"promotion_gate", "score_sanity"} <= checks
+    assert {
+        "promotion_gate",
+        "score_sanity",
+        "feature_drift",
+        "prediction_drift",
+        "matured_performance",
+    } <= checks
     assert len(graph.asset_check_keys) > 200  # every dbt test is a check
-    assert {job.name for job in defs.jobs} >= {"full_pipeline", "daily_refresh", "retraining"}
+    jobs = {job.name for job in defs.jobs}
+    assert jobs >= {
+        "full_pipeline",
+        "daily_refresh",
+        "retraining",
+        "retrain_payment_fraud",
+        "retrain_daily_demand",
+    }
     assert {s.cron_schedule for s in defs.schedules} == {"0 6 * * *", "0 3 * * 1"}
-    assert [s.name for s in defs.sensors] == ["new_landing_day"]
+    assert [s.name for s in defs.sensors] == ["new_landing_day", "retrain_on_monitoring"]
+    # a model's retraining job rebuilds what depends on it, and nothing else
+    fraud = defs.resolve_job_def("retrain_payment_fraud").asset_layer.selected_asset_keys
+    assert {k.to_user_string() for k in fraud} == {
+        "ml/payment_fraud_model",
+        "ml/payment_fraud_scores",
+        "ml/payment_fraud_monitoring",
+        "staging/stg_ml__payment_fraud_scores",
+        "marts/fraud_review_queue",
+        "publish/analytics_duckdb",
+    }
 
 
 def test_daily_data_is_partitioned_by_landing_day_and_a_range_runs_as_one_step(defs: dg.Definitions) -> None:
