@@ -26,7 +26,7 @@ export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS ?= true
 SIM_ARGS ?= --seed 7 --start 2025-01-01 --days 425
 DEMO_STAMP := data/.demo-generated
 
-.PHONY: help install run data build evaluate test test-all lint dev docs clean bench bench-l
+.PHONY: help install run data build evaluate test test-all lint dev docs clean bench bench-l serve
 
 help:
 	@echo "make run    set up, generate the demo data, build the warehouse"
@@ -36,6 +36,7 @@ help:
 	@echo "make evaluate  the champions against the simulator's oracle (quality bar)"
 	@echo "make bench  benchmarks at the demo scale and at ~1M payments (make bench-l: ~10M, long)"
 	@echo "make docs   dbt docs generate"
+	@echo "make serve  the online fraud scoring API on http://127.0.0.1:8000 (after make run)"
 	@echo "make clean  remove data/ and dbt artifacts (keeps .venv)"
 
 $(BIN)/python:
@@ -107,6 +108,13 @@ docs: install
 
 dev: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml
+
+# The online fraud scoring API (ml/serving/): the champion and the online features of the published
+# ANALYTICS_DB, reloaded when it is republished; audit log in SERVE_LOG_DIR (data/serving_log/).
+SERVE_HOST ?= 127.0.0.1
+SERVE_PORT ?= 8000
+serve: install
+	$(BIN)/python -m ml.serving --host $(SERVE_HOST) --port $(SERVE_PORT)
 
 clean:
 	rm -rf data warehouse/target warehouse/logs

@@ -74,15 +74,58 @@ def _key_columns(spec: ModelSpec) -> list[str]:
 
 
 def reason_codes(
-    model: TrainedModel, matrix: np.ndarray, top: int, attribution: PathAttribution | None
+    model: TrainedModel,
+    matrix: np.ndarray,
+    top: int,
+    attribution: PathAttribution | None,
+    threads: int | None = None,
 ) -> list[list[str]]:
     """Names of the features pushing each row's score up the most: exact TreeSHAP contributions
-    (LightGBM's pred_contrib), or, given the model's path attribution (`reason_method: path`), that."""
+    (LightGBM's pred_contrib), or, given the model's path attribution (`reason_method: path`), that.
+    `threads`: LightGBM's threads for the call (default: all cores; the online API, scoring one row
+    at a time, uses 1, since starting threads costs more than one row's contributions)."""
+    options = {} if threads is None else {"num_threads": threads}
     if attribution is not None:
-        contributions = attribution.contributions(model.booster.predict(matrix, pred_leaf=True))
+        contributions = attribution.contributions(model.booster.predict(matrix, pred_leaf=True, **options))
     else:
-        contributions = model.booster.predict(matrix, pred_contrib=True)[:, :-1]
+        contributions = model.booster.predict(matrix, pred_contrib=True, **options)[:, :-1]
     return top_reasons(contributions, model.spec.features.names, top)
+
+
+@dataclass(frozen=True)
+class FrameScores:
+    """Scores of a features frame, and, for a model with an operating threshold, the flags and the
+    reason codes of the flagged rows (None for the others)."""
+
+    scores: np.ndarray
+    flagged: np.ndarray | None
+    reason_codes: list[list[str] | None] | None
+
+
+def score_frame(
+    model: TrainedModel,
+    frame: pl.DataFrame,
+    attribution: PathAttribution | None,
+    threads: int | None = None,
+) -> FrameScores:
+    """Scores, flags and reason codes of a frame holding the model's features (numeric ones as
+    Float64, categorical ones as strings): what batch scoring and the online API share. `threads`
+    as in `reason_codes`."""
+    spec = model.spec
+    matrix = to_matrix(model.codebook.encode(frame), spec.features.names)
+    scores = model.predict_frame_matrix(matrix)
+    if model.threshold is None:
+        return FrameScores(scores, None, None)
+    flagged = scores >= model.threshold
+    codes: list[list[str] | None] = [None] * len(scores)
+    if spec.reason_codes and flagged.any():
+        for index, row_codes in zip(
+            np.flatnonzero(flagged),
+            reason_codes(model, matrix[flagged], spec.reason_codes, attribution, threads),
+            strict=True,
+        ):
+            codes[index] = row_codes
+    return FrameScores(scores, flagged, codes)
 
 
 def _score_batch(
@@ -97,25 +140,16 @@ def _score_batch(
     spec = model.spec
     frame = pl.from_arrow(batch)
     assert isinstance(frame, pl.DataFrame)
-    scores = model.predict_frame_matrix(to_matrix(model.codebook.encode(frame), spec.features.names))
+    scored = score_frame(model, frame, attribution)
+    scores = scored.scores
     columns = {key: frame[key].to_arrow() for key in _key_columns(spec)}
     columns[spec.output.score_column] = pa.array(scores, pa.float64())
     columns["model_version"] = pa.array(np.full(len(scores), version, dtype=np.int32))
     columns["scored_at"] = pa.array([scored_at] * len(scores), pa.timestamp("us"))
     if model.threshold is not None:
-        flagged = scores >= model.threshold
-        codes: list[list[str] | None] = [None] * len(scores)
-        if spec.reason_codes and flagged.any():
-            matrix = to_matrix(model.codebook.encode(frame.filter(pl.Series(flagged))), spec.features.names)
-            for index, row_codes in zip(
-                np.flatnonzero(flagged),
-                reason_codes(model, matrix, spec.reason_codes, attribution),
-                strict=True,
-            ):
-                codes[index] = row_codes
         columns["operating_threshold"] = pa.array(np.full(len(scores), model.threshold))
-        columns["is_flagged"] = pa.array(flagged)
-        columns["reason_codes"] = pa.array(codes, pa.list_(pa.string()))
+        columns["is_flagged"] = pa.array(scored.flagged)
+        columns["reason_codes"] = pa.array(scored.reason_codes, pa.list_(pa.string()))
     return pa.table(columns)
 
 

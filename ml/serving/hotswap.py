@@ -1,0 +1,144 @@
+"""Serving one model at a time and replacing it without dropping a request.
+
+`ModelHolder.current` is the one reference every scoring call reads. A call (the payments of one or
+more concurrent requests, ml/serving/batching.py) takes it once and scores on that object from
+start to finish (synchronously on the event loop: nothing can swap the reference in the middle of
+it), so in-flight requests finish on the model they started with.
+
+`SnapshotWatcher` polls the published snapshot's identity (device, inode, mtime, size: the publisher
+replaces the file with os.replace, a new inode) every few seconds. On a change it loads the new
+model and feature store in a worker thread while the event loop keeps serving the old one, replays
+into the new store the payments scored online that the new snapshot does not hold yet, then swaps
+the reference. Payments scored during the load are recorded on the event loop just before the swap,
+without asking the snapshot (the feature store ignores a payment_id it already holds); they are
+checked against the next snapshot. If the load fails, the old model keeps serving and the next
+poll tries again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from ml.serving.schemas import Payment, PaymentScore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    version: int
+    threshold: float
+    engine: str  # what computes the trees: "lleaves" (compiled) or "lightgbm"
+
+
+class ServingModel(Protocol):
+    """A champion with the online feature state of one snapshot."""
+
+    info: ModelInfo
+
+    def score(self, payments: Sequence[Payment]) -> list[PaymentScore]: ...
+
+    def record(self, payments: Sequence[Payment]) -> None:
+        """Add scored payments to the feature state (later payments' velocity counts them)."""
+
+    def not_in_snapshot(self, payments: Sequence[Payment]) -> list[Payment]:
+        """The payments the snapshot this model was loaded from does not hold."""
+
+
+Loader = Callable[[], ServingModel]
+
+
+class NotReadyError(RuntimeError):
+    """No model is loaded yet."""
+
+
+class ModelHolder:
+    def __init__(self) -> None:
+        self.current: ServingModel | None = None
+        # payments scored online that the current snapshot does not hold: replayed into the next one
+        self.journal: list[Payment] = []
+
+    def score(self, payments: Sequence[Payment]) -> tuple[ServingModel, list[PaymentScore]]:
+        model = self.current
+        if model is None:
+            raise NotReadyError("the model and its features are still loading; retry shortly")
+        results = model.score(payments)
+        model.record(payments)
+        self.journal.extend(payments)
+        return model, results
+
+    async def swap_in(self, load: Loader) -> ServingModel:
+        replayed = len(self.journal)
+        model, kept = await asyncio.to_thread(_load_and_replay, load, tuple(self.journal))
+        late = self.journal[replayed:]  # scored on the old model while the new one loaded
+        if late:
+            model.record(late)
+        self.journal = [*kept, *late]
+        self.current = model
+        return model
+
+
+def _load_and_replay(load: Loader, journal: Sequence[Payment]) -> tuple[ServingModel, list[Payment]]:
+    model = load()
+    missing = model.not_in_snapshot(journal) if journal else []
+    if missing:
+        model.record(missing)
+    return model, missing
+
+
+FileIdentity = tuple[int, int, int, int]
+
+
+def file_identity(path: Path) -> FileIdentity | None:
+    """What changes when the publisher replaces the file; None while there is no file."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (stat.st_dev, stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
+class SnapshotWatcher:
+    def __init__(
+        self,
+        snapshot: Path,
+        holder: ModelHolder,
+        load: Loader,
+        poll_seconds: float,
+        on_loaded: Callable[[ServingModel], None],
+        on_failed: Callable[[Exception], None],
+    ) -> None:
+        self.snapshot, self.holder, self.load, self.poll_seconds = snapshot, holder, load, poll_seconds
+        self.on_loaded, self.on_failed = on_loaded, on_failed
+        self.loaded: FileIdentity | None = None  # the identity of the file the current model came from
+
+    async def check(self) -> bool:
+        """Load and swap in the snapshot if it changed since the last load; whether it did."""
+        # read before loading: if the file is replaced during the load, the next check loads again
+        identity = file_identity(self.snapshot)
+        if identity is None or identity == self.loaded:
+            return False
+        try:
+            model = await self.holder.swap_in(self.load)
+        except Exception as exc:
+            log.exception("could not load %s; still serving the previous model", self.snapshot)
+            self.on_failed(exc)
+            return False
+        self.loaded = identity
+        info = model.info
+        log.info("serving %s version %s (%s) from %s", info.name, info.version, info.engine, self.snapshot)
+        self.on_loaded(model)
+        return True
+
+    async def run(self) -> None:
+        """Check now, then every `poll_seconds`, until cancelled."""
+        while True:
+            await self.check()
+            await asyncio.sleep(self.poll_seconds)

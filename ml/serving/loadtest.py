@@ -1,0 +1,171 @@
+"""`python -m ml.serving.loadtest --rate 500 --seconds 20`: an open-loop load test of a running API,
+on loopback only.
+
+Requests are sent on a fixed schedule (request i at start + i/rate) whatever the server's pace, and
+each latency is measured from its scheduled time to the last byte of its response, so a stalled
+server shows up as latency rather than as a lower rate (no coordinated omission). Plain asyncio
+sockets with keep-alive keep the generator's own CPU small: it shares the machine with the server.
+Payments are the snapshot's latest ones under new ids, timed after its newest payment, so their
+features see complete windows and each one is new to the feature state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import json
+import socket
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import numpy as np
+
+from ml.serving.settings import ServingSettings
+from ml.serving.snapshot import latest_payments
+
+SCORE_PATH = "/v1/models/payment_fraud/score"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    latency_s: float
+    status: int
+
+
+def request_bodies(snapshot: Path, count: int, rate: float) -> list[bytes]:
+    recent = latest_payments(snapshot, 500)
+    if not recent:
+        raise SystemExit(f"{snapshot} has no payments to replay")
+    newest = max(payment.paid_at for payment in recent)
+    bodies = []
+    for i in range(count):
+        base = recent[i % len(recent)]
+        paid_at = newest + timedelta(seconds=(i + 1) / rate)
+        payment = {
+            "payment_id": f"pay_load_{i:012d}",
+            "paid_at": paid_at.isoformat() + "Z",
+            "customer_id": base.customer_id,
+            "card_fingerprint": base.card_fingerprint,
+            "device_id": base.device_id,
+            "amount_usd": base.amount_usd,
+            "channel": base.channel,
+            "merchant_category_code": base.merchant_category_code,
+            "ip_country": base.ip_country,
+            "is_authorized": base.is_authorized,
+        }
+        bodies.append(json.dumps(payment).encode())
+    return bodies
+
+
+def http_request(host: str, body: bytes) -> bytes:
+    head = (
+        f"POST {SCORE_PATH} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+async def read_response(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    length = next(int(line.split(":", 1)[1]) for line in lines if line.lower().startswith("content-length:"))
+    await reader.readexactly(length)
+    return status
+
+
+Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+class Connections:
+    """At most `size` keep-alive connections, opened on demand; a request waits for a free one
+    (its latency still counts from its scheduled time)."""
+
+    def __init__(self, host: str, port: int, size: int) -> None:
+        self.host, self.port = host, port
+        self.idle: asyncio.Queue[Connection] = asyncio.Queue()
+        self.opened, self.size = 0, size
+
+    async def take(self) -> Connection:
+        if self.idle.empty() and self.opened < self.size:
+            self.opened += 1
+            reader, writer = await asyncio.open_connection(self.host, self.port)
+            writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return reader, writer
+        return await self.idle.get()
+
+    def give_back(self, connection: Connection) -> None:
+        self.idle.put_nowait(connection)
+
+    def lost(self) -> None:
+        self.opened -= 1
+
+
+async def send_one(pool: Connections, request: bytes, scheduled: float) -> Outcome:
+    reader, writer = await pool.take()
+    try:
+        writer.write(request)
+        status = await read_response(reader)
+    except (OSError, asyncio.IncompleteReadError):
+        writer.close()
+        pool.lost()
+        return Outcome(time.perf_counter() - scheduled, 0)
+    pool.give_back((reader, writer))
+    return Outcome(time.perf_counter() - scheduled, status)
+
+
+async def run(host: str, port: int, requests: list[bytes], rate: float, connections: int) -> list[Outcome]:
+    pool = Connections(host, port, connections)
+    start = time.perf_counter() + 0.1
+    tasks = []
+    for i, request in enumerate(requests):
+        scheduled = start + i / rate
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(send_one(pool, request, scheduled)))
+    return list(await asyncio.gather(*tasks))
+
+
+def require_loopback(host: str) -> None:
+    addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    if not all(ipaddress.ip_address(address).is_loopback for address in addresses):
+        raise SystemExit(f"{host} is not a loopback address: this load test runs against this machine only")
+
+
+def report(outcomes: list[Outcome], rate: float, seconds: float) -> str:
+    latencies_ms = np.array([o.latency_s for o in outcomes]) * 1000
+    failed = sum(o.status != 200 for o in outcomes)
+    p50, p90, p99, p999 = np.percentile(latencies_ms, [50, 90, 99, 99.9])
+    return (
+        f"{len(outcomes)} requests at {rate:g}/s over {seconds:g} s: {failed} not 200; latency ms "
+        f"p50 {p50:.2f}, p90 {p90:.2f}, p99 {p99:.2f}, p99.9 {p999:.2f}, max {latencies_ms.max():.2f}"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m ml.serving.loadtest", description=__doc__)
+    parser.add_argument("--url", default="http://127.0.0.1:8000")
+    parser.add_argument("--rate", type=float, default=500.0, help="requests per second")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--warmup-seconds", type=float, default=3.0, help="sent first, not reported")
+    parser.add_argument("--connections", type=int, default=64, help="keep-alive connections at most")
+    args = parser.parse_args(argv)
+    parts = urlsplit(args.url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    require_loopback(host)
+    warmup = int(args.rate * args.warmup_seconds)
+    bodies = request_bodies(
+        ServingSettings.from_env().snapshot, warmup + int(args.rate * args.seconds), args.rate
+    )
+    requests = [http_request(host, body) for body in bodies]
+    outcomes = asyncio.run(run(host, port, requests, args.rate, args.connections))
+    print(report(outcomes[warmup:], args.rate, args.seconds))
+
+
+if __name__ == "__main__":
+    main()

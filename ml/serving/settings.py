@@ -1,0 +1,36 @@
+"""What the scoring API reads from the environment, once, when the app is created."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ml.settings import REPO_ROOT, models_dir
+
+# Salted hashes of identifiers in the audit log use this salt unless SERVE_PII_SALT is set. It is
+# public (it is in the repository), so a deployment must set its own secret salt.
+DEFAULT_PII_SALT = "retail-warehouse-serving-dev-salt"
+
+
+@dataclass(frozen=True)
+class ServingSettings:
+    snapshot: Path  # the published read-only DuckDB file (ANALYTICS_DB)
+    models_dir: Path  # model artifacts (MODELS_DIR)
+    log_dir: Path  # the audit log's Parquet files (SERVE_LOG_DIR)
+    pii_salt: str = DEFAULT_PII_SALT  # SERVE_PII_SALT
+    model_name: str = "payment_fraud"
+    poll_seconds: float = 5.0  # how often the snapshot file is checked for a new version (SERVE_POLL_SECONDS)
+    max_body_bytes: int = 256 * 1024  # a larger request body gets a 413
+    audit_flush_rows: int = 5_000  # the audit log is written every so many rows...
+    audit_flush_seconds: float = 5.0  # ...or this often, whichever comes first, and at shutdown
+
+    @classmethod
+    def from_env(cls) -> ServingSettings:
+        return cls(
+            snapshot=Path(os.environ.get("ANALYTICS_DB", REPO_ROOT / "data" / "analytics.duckdb")),
+            models_dir=models_dir(),
+            log_dir=Path(os.environ.get("SERVE_LOG_DIR", REPO_ROOT / "data" / "serving_log")),
+            pii_salt=os.environ.get("SERVE_PII_SALT", DEFAULT_PII_SALT),
+            poll_seconds=float(os.environ.get("SERVE_POLL_SECONDS", "5")),
+        )
