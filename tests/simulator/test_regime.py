@@ -25,6 +25,7 @@ from simulator.config import validate
 from simulator.demand import SHOCK_CATEGORY, SHOCK_WEEK
 from simulator.reference import load_reference
 from simulator.world import build_world
+from tests.simulator.hashing import tree_hashes
 
 REPO = Path(__file__).resolve().parents[2]
 SEEDS = REPO / "seeds"
@@ -57,14 +58,6 @@ def world(base: Path, **overrides) -> SimConfig:
     }
     knobs.update(overrides)
     return SimConfig(**knobs)
-
-
-def tree_hashes(root: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
 
 
 def content_digest(root: Path) -> str:

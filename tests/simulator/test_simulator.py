@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import hashlib
 import io
 import json
 import re
@@ -19,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from simulator import ConfigError, GenerationSummary, SimConfig, generate
+from tests.simulator.hashing import tree_hashes
 
 REPO = Path(__file__).resolve().parents[2]
 SEEDS = REPO / "seeds"
@@ -134,14 +134,6 @@ def tiny(base: Path, **overrides) -> SimConfig:
     }
     knobs.update(overrides)
     return SimConfig(**knobs)
-
-
-def tree_hashes(root: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
 
 
 def files_of(landing: Path, table: str) -> list[Path]:
