@@ -191,5 +191,10 @@ def load_labelled(con: duckdb.DuckDBPyConnection, spec: ModelSpec, cutoff: datet
 
 
 def to_matrix(frame: pl.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
-    """Float64 feature matrix (nulls as NaN) in the given column order."""
-    return frame.select([pl.col(c).cast(pl.Float64) for c in columns]).to_numpy()
+    """Float64 feature matrix (nulls as NaN) in the given column order. Column by column: the same
+    values as one `select(...).to_numpy()`, without building a query (~0.2 ms) on every call."""
+    if not columns:
+        return np.empty((frame.height, 0), dtype=np.float64)
+    return np.column_stack([frame.get_column(c).cast(pl.Float64).to_numpy() for c in columns]).astype(
+        np.float64, copy=False
+    )

@@ -1,0 +1,46 @@
+"""The code book's two ways of encoding (dict lookups for the API's few rows, polars for batches)
+give the same frame, and the feature matrix equals a one-query conversion, nulls as NaN."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from ml import encoding
+from ml.dataset import to_matrix
+from ml.encoding import CodeBook
+
+
+def frame(rows: int) -> pl.DataFrame:
+    countries = ["US", "GB", None, "ZZ", "DE"]  # ZZ: never seen in training
+    return pl.DataFrame(
+        {
+            "amount": [float(i) if i % 7 else None for i in range(rows)],
+            "is_new": [i % 3 == 0 for i in range(rows)],
+            "country": [countries[i % len(countries)] for i in range(rows)],
+            "channel": ["online" if i % 2 else "in_store" for i in range(rows)],
+        }
+    )
+
+
+def test_small_and_large_frames_are_encoded_alike(monkeypatch) -> None:
+    book = CodeBook.fit(frame(50), ("country", "channel"))
+    assert book.categories["country"] == ("DE", "GB", "US", "ZZ")
+    sample = frame(40).with_columns(pl.col("country").replace("ZZ", "FR"))  # FR: unknown -> null
+    small = book.encode(sample)
+    monkeypatch.setattr(encoding, "SMALL_FRAME_ROWS", 0)
+    large = book.encode(sample)
+    assert small.equals(large)
+    assert small.schema["country"] == pl.Float64
+    assert small["country"].to_list()[:5] == [2.0, 1.0, None, None, 0.0]
+
+
+def test_the_matrix_equals_a_one_query_conversion() -> None:
+    encoded = CodeBook.fit(frame(30), ("country", "channel")).encode(frame(30))
+    columns = ("amount", "is_new", "country", "channel")
+    reference = encoded.select([pl.col(c).cast(pl.Float64) for c in columns]).to_numpy()
+    matrix = to_matrix(encoded, columns)
+    assert matrix.dtype == np.float64 and matrix.shape == (30, 4)
+    assert np.array_equal(matrix, reference, equal_nan=True)
+    assert np.isnan(matrix[0, 0]) and matrix[0, 1] == 1.0
+    assert to_matrix(encoded.head(0), columns).shape == (0, 4)
