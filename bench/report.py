@@ -136,6 +136,7 @@ TARGETS = (
     Target("incremental_vs_full", "<=", 0.10, ("default",), lambda r: r["ratios"]["incremental_vs_full"]),
     Target("definitions_load_s", "<", 3, None, lambda r: r["definitions_load"]["best_s"]),
     Target("baseline_vs_pipeline", ">=", 3, ("M",), lambda r: r["ratios"]["baseline_vs_pipeline"]),
+    Target("serving_p99_ms_at_500_rps", "<=", 10, None, lambda r: (r.get("serving") or {}).get("p99_ms")),
 )
 
 
@@ -155,6 +156,7 @@ def result_document(run: ScaleRun, definitions: dict, timestamp: datetime) -> di
         "definitions_load": definitions,
         "scoring": run.scoring,
         "baseline": run.baseline,
+        "serving": run.serving,
         "failure": run.failure,
     }
     result["targets"] = {target.name: target.judge(result) for target in TARGETS}

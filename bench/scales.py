@@ -20,6 +20,8 @@ class Scale:
     dagster_scenario: bool = False
     # `python -m bench.scoring` (the scoring speed figures), when that module exists
     scoring_microbench: bool = False
+    # the online API under 500 requests/s on loopback (bench/serving.py)
+    serving_load: bool = False
     # the pandas baseline runs here unless --skip-baseline (elsewhere only with --baseline)
     baseline_by_default: bool = False
     # the production specs need a 90-day label maturity plus validation and test windows: a
@@ -55,7 +57,13 @@ SCALES: dict[str, Scale] = {
             short_specs=True,
         ),
         # `make run`'s world: 1,200 payments a day, 20,000 customers (about 515k payments)
-        Scale("default", (*COMMON, "--days", "425"), dagster_scenario=True, scoring_microbench=True),
+        Scale(
+            "default",
+            (*COMMON, "--days", "425"),
+            dagster_scenario=True,
+            scoring_microbench=True,
+            serving_load=True,
+        ),
         # about 1M payments
         Scale(
             "M",

@@ -14,7 +14,8 @@ Order, and what each step sees of the landing zone:
    landing zone (every day but the newest) and are comparable; elsewhere nothing is held back and
    the stages see every day.
 2. Stages 2-8 (inventory ... publish) build a fresh warehouse under pipeline/, like a first run.
-3. `scoring_microbench` and `baseline_pandas` run on that warehouse and landing zone.
+3. `scoring_microbench`, `serving_load` (default: the online API at 500 requests/s on the published
+   file) and `baseline_pandas` run on that warehouse and landing zone.
 4. `dagster_full` builds a second fresh warehouse under dagster/ with `make build`'s command; then
    the held-back day goes back into the landing zone and `dagster_daily` runs the daily job for it
    on top of the full run.
@@ -38,6 +39,7 @@ import duckdb
 
 from bench.measure import Measurement, StageFailed, StageResult, run_measured
 from bench.scales import Scale
+from bench.serving import RATE_PER_S, load_test
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 WAREHOUSE_DIR = REPO_ROOT / "warehouse"
@@ -354,6 +356,18 @@ def scoring_microbench(workspace: Workspace) -> dict | None:
     return figures
 
 
+def serving_load(workspace: Workspace) -> dict:
+    """Stage 11: the online API on the pipeline's published snapshot under a fixed request rate."""
+    print(f"[{workspace.scale.name}] serving_load: {RATE_PER_S} requests/s on loopback", flush=True)
+    figures = load_test(workspace.environ(workspace.pipeline), workspace.root)
+    print(
+        f"[{workspace.scale.name}] serving_load         p50 {figures['p50_ms']:.2f} ms, p99 "
+        f"{figures['p99_ms']:.2f} ms, {figures['throughput_per_s']:.0f}/s, {figures['not_200']} not 200",
+        flush=True,
+    )
+    return figures
+
+
 def baseline_pandas(workspace: Workspace) -> dict | None:
     """Stage 10: the pandas baseline over the same landing zone; None if the module is absent."""
     if not module_exists("bench.baseline_pandas"):
@@ -451,6 +465,7 @@ class ScaleRun:
     held_back_day: str | None = None
     scoring: dict | None = None
     baseline: dict | None = None
+    serving: dict | None = None
     failure: dict | None = None
 
 
@@ -474,6 +489,8 @@ def run_scale(
         run_pipeline(workspace)
         if scale.scoring_microbench:
             run.scoring = scoring_microbench(workspace)
+        if scale.serving_load:
+            run.serving = serving_load(workspace)
         if baseline:
             run.baseline = baseline_pandas(workspace)
         if run.held_back_day is not None:

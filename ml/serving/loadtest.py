@@ -137,13 +137,31 @@ def require_loopback(host: str) -> None:
         raise SystemExit(f"{host} is not a loopback address: this load test runs against this machine only")
 
 
-def report(outcomes: list[Outcome], rate: float, seconds: float) -> str:
+def figures(outcomes: list[Outcome], rate: float, seconds: float, elapsed_s: float) -> dict:
+    """Latency percentiles (ms, from each request's scheduled time), failures and the throughput
+    achieved (responses per second over the measured part of the run)."""
     latencies_ms = np.array([o.latency_s for o in outcomes]) * 1000
-    failed = sum(o.status != 200 for o in outcomes)
-    p50, p90, p99, p999 = np.percentile(latencies_ms, [50, 90, 99, 99.9])
+    p50, p90, p99, p999 = (float(x) for x in np.percentile(latencies_ms, [50, 90, 99, 99.9]))
+    return {
+        "rate_per_s": rate,
+        "seconds": seconds,
+        "requests": len(outcomes),
+        "not_200": sum(o.status != 200 for o in outcomes),
+        "throughput_per_s": len(outcomes) / elapsed_s if elapsed_s > 0 else None,
+        "p50_ms": p50,
+        "p90_ms": p90,
+        "p99_ms": p99,
+        "p999_ms": p999,
+        "max_ms": float(latencies_ms.max()),
+    }
+
+
+def report(result: dict) -> str:
     return (
-        f"{len(outcomes)} requests at {rate:g}/s over {seconds:g} s: {failed} not 200; latency ms "
-        f"p50 {p50:.2f}, p90 {p90:.2f}, p99 {p99:.2f}, p99.9 {p999:.2f}, max {latencies_ms.max():.2f}"
+        f"{result['requests']} requests at {result['rate_per_s']:g}/s over {result['seconds']:g} s "
+        f"({result['throughput_per_s']:.1f} responses/s): {result['not_200']} not 200; latency ms "
+        f"p50 {result['p50_ms']:.2f}, p90 {result['p90_ms']:.2f}, p99 {result['p99_ms']:.2f}, "
+        f"p99.9 {result['p999_ms']:.2f}, max {result['max_ms']:.2f}"
     )
 
 
@@ -154,6 +172,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--warmup-seconds", type=float, default=3.0, help="sent first, not reported")
     parser.add_argument("--connections", type=int, default=64, help="keep-alive connections at most")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
     parts = urlsplit(args.url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
@@ -163,8 +182,13 @@ def main(argv: list[str] | None = None) -> None:
         ServingSettings.from_env().snapshot, warmup + int(args.rate * args.seconds), args.rate
     )
     requests = [http_request(host, body) for body in bodies]
+    started = time.perf_counter()
     outcomes = asyncio.run(run(host, port, requests, args.rate, args.connections))
-    print(report(outcomes[warmup:], args.rate, args.seconds))
+    measured_s = time.perf_counter() - started - args.warmup_seconds
+    result = figures(outcomes[warmup:], args.rate, args.seconds, measured_s)
+    print(report(result))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":

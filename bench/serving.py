@@ -1,0 +1,64 @@
+"""The online scoring API under load, on loopback: `python -m ml.serving` started on the
+pipeline's published snapshot, then `python -m ml.serving.loadtest` sending a fixed request rate
+(open loop: latency counts from each request's scheduled time). Both share this machine's 2 cores."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+READY_TIMEOUT_S = 120
+RATE_PER_S = 500
+SECONDS = 20
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_ready(url: str, server: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the API exited with {server.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"the API was not ready within {READY_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
+
+
+def load_test(
+    env: dict[str, str], work_dir: Path, rate: float = RATE_PER_S, seconds: float = SECONDS
+) -> dict:
+    """Start the API, wait for /readyz, run the load test, stop the API; the load test's figures."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**env, "SERVE_LOG_DIR": str(work_dir / "serving_log")}
+    server_log, output = work_dir / "serving_api.log", work_dir / "serving_load.json"
+    output.unlink(missing_ok=True)
+    command = [sys.executable, "-m", "ml.serving", "--port", str(port), "--log-level", "warning"]
+    with server_log.open("w") as log:
+        server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_ready(url, server, server_log)
+            loadtest = [sys.executable, "-m", "ml.serving.loadtest", "--url", url]
+            loadtest += ["--rate", str(rate), "--seconds", str(seconds), "--json", str(output)]
+            subprocess.run(loadtest, env=env, check=True, timeout=seconds + 300)
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+    return json.loads(output.read_text())
