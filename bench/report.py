@@ -249,9 +249,20 @@ def scale_section(result: dict) -> str:
         + (f" Held-back landing day: {result['held_back_day']}." if result["held_back_day"] else ""),
         stage_table(result),
         figures_table(result),
+        *([serving_line(result["serving"])] if result.get("serving") else []),
         "Rows counted per stage:\n\n" + rows_of_list(result),
     ]
     return "\n\n".join(parts)
+
+
+def serving_line(serving: dict) -> str:
+    return (
+        f"Online API (`python -m ml.serving`, one worker) at {serving['rate_per_s']:g} requests/s for "
+        f"{serving['seconds']:g} s on loopback, open loop: {serving['requests']:,} requests, "
+        f"{serving['not_200']} not 200, {serving['throughput_per_s']:.1f} responses/s; latency p50 "
+        f"{serving['p50_ms']:.2f} ms, p90 {serving['p90_ms']:.2f}, p99 {serving['p99_ms']:.2f}, "
+        f"p99.9 {serving['p999_ms']:.2f}, max {serving['max_ms']:.2f}."
+    )
 
 
 def render(results: list[dict]) -> str:
