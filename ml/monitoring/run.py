@@ -49,11 +49,14 @@ def load_baseline(artifact_path: Path) -> Baseline | None:
 
 
 def data_now(con: duckdb.DuckDBPyConnection, spec: ModelSpec) -> datetime:
-    """The latest event in the feature relation: the warehouse's present."""
-    where = f"where {quote(spec.sample_filter)}" if spec.sample_filter else ""
-    latest = con.sql(
-        f"select max({event_sql(spec)}) from {quote_relation(spec.features_relation)} {where}"
-    ).fetchone()[0]
+    """The latest event in the feature relation (with a known outcome, for a regression, whose
+    relation also holds the days still to forecast): the warehouse's present, as training sees it."""
+    conditions = [quote(spec.sample_filter)] if spec.sample_filter else []
+    if spec.task == "regression":
+        conditions.append(f"{quote(spec.label.column)} is not null")
+    where = f"where {' and '.join(conditions)}" if conditions else ""
+    relation = quote_relation(spec.features_relation)
+    latest = con.sql(f"select max({event_sql(spec)}) from {relation} {where}").fetchone()[0]
     if latest is None:
         raise ValueError(f"{spec.source_path}: {spec.features_relation} has no rows")
     return latest

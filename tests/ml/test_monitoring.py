@@ -59,6 +59,15 @@ def test_a_pass_writes_drift_and_matured_performance(
     assert (fraud.as_of - datetime.combine(days[1][3], datetime.min.time())).days >= 90
     assert demand.performance.status == "ok" and fraud.performance.status == "ok"
     assert verdicts == 6 and before == after > 0
+    # the present is the latest event with a known outcome, as training saw it: right after training,
+    # nothing has moved, so no failing check retrains (the default world's demand drift fails)
+    with duckdb.connect(str(env.database), read_only=True) as con:
+        labelled = con.sql(
+            "select max(forecast_date) from features.feat_daily_demand where units_sold is not null"
+        ).fetchone()[0]
+        decisions = {name: decide(con, spec) for name, spec in specs.items()}
+    assert demand.as_of.date() == labelled
+    assert not any(decision.retrain for decision in decisions.values()), decisions
 
 
 def test_drift_fails_the_check_and_the_sensor_retrains_once_the_cooldown_passed(
