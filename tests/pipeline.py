@@ -148,6 +148,7 @@ class PipelineRun:
 # Columns that record when or where something ran (wall clock, the copy's paths), not what it produced.
 RUN_CONTEXT_COLUMNS = {
     "artifact_path",
+    "computed_at",
     "scored_at",
     "trained_at",
     "registered_at",

@@ -97,8 +97,9 @@ def replace_version(
     computed_at: datetime,
 ) -> None:
     """One model version's drift and performance rows, replaced, and the pass's verdicts
-    (check, status, summary), appended (their history is what the retraining sensor reads),
-    in one transaction."""
+    (check, status, summary) as of its data time, replacing those of a pass at the same data time
+    (a rerun on the same data changes nothing; the history over data time is what the retraining
+    sensor reads), in one transaction."""
     ensure_tables(con)
     drift = _frame([{**r, "computed_at": computed_at} for r in drift_rows], DRIFT_COLUMNS, con, DRIFT_TABLE)
     performance = _frame(
@@ -113,6 +114,10 @@ def replace_version(
             con.execute(
                 f"delete from {table} where model_name = ? and model_version = ?", [model_name, version]
             )
+        con.execute(
+            f"delete from {VERDICTS_TABLE} where model_name = ? and model_version = ? and as_of = ?",
+            [model_name, version, as_of],
+        )
         con.register("_drift_rows", drift)
         con.register("_performance_rows", performance)
         con.execute(f"insert into {DRIFT_TABLE} select * from _drift_rows")

@@ -46,6 +46,7 @@ def test_a_pass_writes_drift_and_matured_performance(
         before = con.sql(count).fetchone()[0]
         monitor(con, specs["payment_fraud"], NOW)  # a rerun replaces its version's rows, never adds
         after = con.sql(count).fetchone()[0]
+        verdicts_after = con.sql("select count(*) from ml.monitoring_verdicts").fetchone()[0]
     # every feature and the prediction, per scored day after the fraud cutoff / per forecast window
     spec_features = {name: len(spec.features.names) + 1 for name, spec in specs.items()}
     assert [(name, n) for name, n, *_ in drift] == sorted(spec_features.items())
@@ -58,7 +59,7 @@ def test_a_pass_writes_drift_and_matured_performance(
     assert fraud_days == fraud.performance_days > 0 and fraud_auc > 0
     assert (fraud.as_of - datetime.combine(days[1][3], datetime.min.time())).days >= 90
     assert demand.performance.status == "ok" and fraud.performance.status == "ok"
-    assert verdicts == 6 and before == after > 0
+    assert verdicts == verdicts_after == 6 and before == after > 0
     # the present is the latest event with a known outcome, as training saw it: right after training,
     # nothing has moved, so no failing check retrains (the default world's demand drift fails)
     with duckdb.connect(str(env.database), read_only=True) as con:
