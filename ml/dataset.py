@@ -98,20 +98,34 @@ def check_relation(con: duckdb.DuckDBPyConnection, spec: ModelSpec) -> dict[str,
     return types
 
 
+def timestamp_sql(value: datetime) -> str:
+    """A naive UTC datetime as a SQL timestamp literal."""
+    return f"timestamp '{value.isoformat(sep=' ')}'"
+
+
+def latest_event(
+    con: duckdb.DuckDBPyConnection, spec: ModelSpec, as_of: datetime | None = None
+) -> datetime | None:
+    """The latest event of the spec's rows (with a known outcome, for a regression, whose relation
+    also holds the days still to forecast), at or before `as_of` if given: the warehouse's present,
+    as training sees it. None when there is no such row."""
+    where = [f"{quote(spec.label.column)} is not null"] if spec.task == "regression" else []
+    if as_of is not None:
+        where.append(f"{event_sql(spec)} <= {timestamp_sql(as_of)}")
+    if spec.sample_filter:
+        where.append(quote(spec.sample_filter))
+    clause = f"where {' and '.join(where)}" if where else ""
+    return con.sql(
+        f"select max({event_sql(spec)}) from {quote_relation(spec.features_relation)} {clause}"
+    ).fetchone()[0]
+
+
 def resolve_cutoff(
     con: duckdb.DuckDBPyConnection, spec: ModelSpec, as_of: datetime | None = None
 ) -> datetime:
     """Latest event (with a known outcome, for regression) minus the spec's days. With `as_of`, the
     latest event at or before it: training as it would have happened then (a replay)."""
-    where = [f"{quote(spec.label.column)} is not null"] if spec.task == "regression" else []
-    if as_of is not None:
-        where.append(f"{event_sql(spec)} <= timestamp '{as_of.isoformat(sep=' ')}'")
-    if spec.sample_filter:
-        where.append(quote(spec.sample_filter))
-    clause = f"where {' and '.join(where)}" if where else ""
-    latest = con.sql(
-        f"select max({event_sql(spec)}) from {quote_relation(spec.features_relation)} {clause}"
-    ).fetchone()[0]
+    latest = latest_event(con, spec, as_of)
     if latest is None:
         raise FeatureRelationError(f"{spec.source_path}: {spec.features_relation} has no rows to train on")
     return latest - timedelta(days=spec.split.cutoff_days_before_latest)
@@ -133,7 +147,7 @@ def unique_columns(*groups: tuple[str, ...] | list[str]) -> list[str]:
 def _select_list(spec: ModelSpec, cutoff: datetime) -> str:
     label = quote(spec.label.column)
     if spec.task == "binary":
-        label_sql = f"cast(coalesce({label} <= timestamp '{cutoff.isoformat(sep=' ')}', false) as integer)"
+        label_sql = f"cast(coalesce({label} <= {timestamp_sql(cutoff)}, false) as integer)"
     else:
         label_sql = f"cast({label} as double)"
     columns = [quote(c) for c in unique_columns(spec.entity_key, spec.features.names)]
@@ -147,9 +161,9 @@ def _select_list(spec: ModelSpec, cutoff: datetime) -> str:
 def _labelled_sql(spec: ModelSpec, cutoff: datetime, since: datetime | None) -> str:
     """Matured rows up to the cutoff (after `since` if given), with their labels, ordered by key."""
     window = window_for(spec, cutoff)
-    where = [f"{event_sql(spec)} <= timestamp '{window.matured_until.isoformat(sep=' ')}'"]
+    where = [f"{event_sql(spec)} <= {timestamp_sql(window.matured_until)}"]
     if since:
-        where.append(f"{event_sql(spec)} > timestamp '{since.isoformat(sep=' ')}'")
+        where.append(f"{event_sql(spec)} > {timestamp_sql(since)}")
     if spec.task == "regression":
         where.append(f"{quote(spec.label.column)} is not null")
     if spec.sample_filter:

@@ -23,8 +23,8 @@ from ml.artifacts import load_artifact
 from ml.attribution import PathAttribution, top_reasons
 from ml.compiled import LightGBMPredictor, choose
 from ml.crashpoints import crash_point
-from ml.dataset import event_sql, load_test_window, to_matrix, unique_columns
-from ml.identifiers import quote, quote_relation
+from ml.dataset import event_sql, load_test_window, timestamp_sql, to_matrix, unique_columns
+from ml.identifiers import quote, quote_relation, relation_exists
 from ml.settings import models_dir
 from ml.specs import ModelSpec
 from ml.train import TrainedModel
@@ -53,8 +53,8 @@ def scoring_where(spec: ModelSpec, cutoff: datetime, days: Days | None = None) -
     where = [quote(spec.sample_filter)] if spec.sample_filter else []
     if spec.scoring.window == "next_days":
         end = cutoff + timedelta(days=spec.scoring.next_days)
-        where.append(f"{event_sql(spec)} > timestamp '{cutoff.isoformat(sep=' ')}'")
-        where.append(f"{event_sql(spec)} <= timestamp '{end.isoformat(sep=' ')}'")
+        where.append(f"{event_sql(spec)} > {timestamp_sql(cutoff)}")
+        where.append(f"{event_sql(spec)} <= {timestamp_sql(end)}")
     if days is not None:
         if spec.scoring.window != "daily":
             raise ValueError(f"{spec.source_path}: scoring.window is {spec.scoring.window!r}, not daily")
@@ -191,7 +191,11 @@ class _ScoreWriter:
         crash_point("score:in_transaction")
 
     def commit(self) -> int:
-        if self.days is not None and not self.started and _exists(self.cursor, self.spec.output.table):
+        if (
+            self.days is not None
+            and not self.started
+            and relation_exists(self.cursor, self.spec.output.table)
+        ):
             self._delete_days()  # a landing day without rows is valid: its old scores are removed
         crash_point("score:after_spool")
         self.cursor.execute("commit")
@@ -211,14 +215,6 @@ def _check_same_columns(con: duckdb.DuckDBPyConnection, relation: str, new: list
             f"{relation} has columns {existing}, this run writes {new}: drop the table (or score the "
             "whole window with `python -m ml score`) before replacing single days"
         )
-
-
-def _exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
-    schema, table = relation.split(".")
-    found = con.execute(
-        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?", [schema, table]
-    ).fetchone()
-    return bool(found[0])
 
 
 def _feature_sql(spec: ModelSpec) -> str:
@@ -318,7 +314,7 @@ def _current_backtest(con: duckdb.DuckDBPyConnection, spec: ModelSpec, version: 
 
     A version's backtest is its predictions on its own test window, which lies before its training
     cutoff: it does not change when later days are scored, so a daily run does not recompute it."""
-    if not _exists(con, spec.backtest_table):
+    if not relation_exists(con, spec.backtest_table):
         return None
     rows, low, high = con.execute(
         f"select count(*), min(model_version), max(model_version) from {quote_relation(spec.backtest_table)}"

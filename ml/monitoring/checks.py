@@ -18,7 +18,3 @@ class Verdict:
     status: str  # ok, warn, fail, or insufficient (nothing to judge yet)
     summary: str
     figures: dict = field(default_factory=dict)
-
-    @property
-    def failed(self) -> bool:
-        return self.status == "fail"

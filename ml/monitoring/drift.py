@@ -12,8 +12,6 @@ from ml.monitoring.baseline import PREDICTION, Baseline
 from ml.monitoring.divergence import jensen_shannon, psi
 from ml.specs import MonitoringSpec
 
-STATUSES = ("ok", "warn", "fail", "insufficient", "excluded")
-
 
 @dataclass(frozen=True)
 class DriftFigure:

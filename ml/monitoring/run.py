@@ -15,7 +15,7 @@ import duckdb
 import polars as pl
 
 from ml import registry
-from ml.dataset import event_sql, unique_columns
+from ml.dataset import latest_event, timestamp_sql, unique_columns
 from ml.identifiers import quote, quote_relation
 from ml.monitoring import drift as drift_measure
 from ml.monitoring.baseline import PREDICTION, Baseline
@@ -49,21 +49,11 @@ def load_baseline(artifact_path: Path) -> Baseline | None:
 
 
 def data_now(con: duckdb.DuckDBPyConnection, spec: ModelSpec) -> datetime:
-    """The latest event in the feature relation (with a known outcome, for a regression, whose
-    relation also holds the days still to forecast): the warehouse's present, as training sees it."""
-    conditions = [quote(spec.sample_filter)] if spec.sample_filter else []
-    if spec.task == "regression":
-        conditions.append(f"{quote(spec.label.column)} is not null")
-    where = f"where {' and '.join(conditions)}" if conditions else ""
-    relation = quote_relation(spec.features_relation)
-    latest = con.sql(f"select max({event_sql(spec)}) from {relation} {where}").fetchone()[0]
+    """The warehouse's present, as training sees it (ml.dataset.latest_event)."""
+    latest = latest_event(con, spec)
     if latest is None:
         raise ValueError(f"{spec.source_path}: {spec.features_relation} has no rows")
     return latest
-
-
-def _ts(value: datetime) -> str:
-    return f"timestamp '{value.isoformat(sep=' ')}'"
 
 
 def _scored_sql(
@@ -85,7 +75,7 @@ def _scored_sql(
     )
     label = quote(spec.label.column)
     if spec.task == "binary":
-        label_sql = f"cast(coalesce(f.{label} <= {_ts(label_known)}, false) as integer)"
+        label_sql = f"cast(coalesce(f.{label} <= {timestamp_sql(label_known)}, false) as integer)"
     else:
         label_sql = f"cast(f.{label} as double)"
     join = " and ".join(f"s.{quote(k)} = f.{quote(k)}" for k in keys)
@@ -104,7 +94,8 @@ def _scored_sql(
     return (
         f"select {columns} from {quote_relation(spec.output.table)} s "
         f"join {quote_relation(spec.features_relation)} f on {join} "
-        f"where s.model_version = {int(version)} and {event} > {_ts(after)} and {event} <= {_ts(until)} "
+        f"where s.model_version = {int(version)} "
+        f"and {event} > {timestamp_sql(after)} and {event} <= {timestamp_sql(until)} "
         f"order by {order}"
     )
 

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 import duckdb
 
+from ml.identifiers import relation_exists
 from ml.monitoring.tables import VERDICTS_TABLE
 from ml.specs import ModelSpec
 
@@ -29,24 +30,13 @@ class RetrainDecision:
         return bool(self.reasons)
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
-    schema, table = relation.split(".")
-    found = con.execute(
-        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?", [schema, table]
-    ).fetchone()[0]
-    views = con.execute(
-        "select count(*) from duckdb_views() where schema_name = ? and view_name = ?", [schema, table]
-    ).fetchone()[0]
-    return bool(found or views)
-
-
 def registry_published(con: duckdb.DuckDBPyConnection) -> bool:
-    return _table_exists(con, "ml.model_registry") and _table_exists(con, "ml.model_aliases")
+    return relation_exists(con, "ml.model_registry") and relation_exists(con, "ml.model_aliases")
 
 
 def latest_verdicts(con: duckdb.DuckDBPyConnection, model_name: str) -> list[tuple]:
     """(version, as_of, check, status, summary) of the newest monitoring pass of a model."""
-    if not _table_exists(con, VERDICTS_TABLE):
+    if not relation_exists(con, VERDICTS_TABLE):
         return []
     return con.execute(
         f"""

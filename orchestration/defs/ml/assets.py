@@ -35,10 +35,11 @@ def now_utc() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _metric_metadata(metrics: dict) -> dict[str, float]:
+def numeric_metadata(values: dict, prefix: str = "") -> dict[str, float]:
+    """The numbers of a metrics dict (not flags, not text) as float metadata, keys prefixed."""
     return {
-        f"test/{k}": float(v)
-        for k, v in metrics.items()
+        f"{prefix}{k}": float(v)
+        for k, v in values.items()
         if isinstance(v, int | float) and not isinstance(v, bool)
     }
 
@@ -79,7 +80,7 @@ def training_asset(spec: ModelSpec) -> dg.AssetsDefinition:
                 "rows": dg.MetadataValue.json(result.rows),
                 "artifact": dg.MetadataValue.path(str(result.artifact_path)),
                 "model_card": dg.MetadataValue.md(card),
-                **_metric_metadata(result.metrics["test"]),
+                **numeric_metadata(result.metrics["test"], "test/"),
             },
             check_results=[
                 dg.AssetCheckResult(

@@ -11,7 +11,7 @@ import duckdb
 from ml.monitoring.checks import FEATURE_DRIFT, MATURED_PERFORMANCE, PREDICTION_DRIFT, Verdict
 from ml.specs import ModelSpec, load_specs
 from orchestration.defs.lock import LOCK_KEY
-from orchestration.defs.ml.assets import WRITER_RETRY, now_utc, scores_key
+from orchestration.defs.ml.assets import WRITER_RETRY, now_utc, numeric_metadata, scores_key
 from orchestration.lib.environment import warehouse_db
 from orchestration.lib.markdown import markdown_table
 from orchestration.lib.translator import ML_GROUP
@@ -34,12 +34,8 @@ def _check(name: str, verdict: Verdict) -> dg.AssetCheckResult:
         check_name=name,
         passed=verdict.status in ("ok", "insufficient"),
         severity=severity,
-        metadata={"status": verdict.status, "summary": verdict.summary, **_numbers(verdict.figures)},
+        metadata={"status": verdict.status, "summary": verdict.summary, **numeric_metadata(verdict.figures)},
     )
-
-
-def _numbers(figures: dict) -> dict[str, float]:
-    return {k: float(v) for k, v in figures.items() if isinstance(v, int | float) and not isinstance(v, bool)}
 
 
 def _drift_table(result: "MonitoringResult") -> str:  # noqa: F821 (ml.monitoring.run loads with a run)
