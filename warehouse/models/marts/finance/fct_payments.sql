@@ -29,20 +29,36 @@ with staged_payments as (
     select * from {{ ref('stg_payments__payments') }}
 ),
 
+orders as (
+    select * from {{ ref('stg_shop__orders') }}
+),
+
+merchant_categories as (
+    select * from {{ ref('merchant_categories') }}
+),
+
 {% if is_incremental() %}
     loaded_payments as (
-        select payment_id, loaded_on from {{ this }}
+        select
+            payment_id,
+            loaded_on
+        from {{ this }}
     ),
 
+    loaded_days as (
+        select distinct loaded_on from loaded_payments
+    ),
+
+    -- a loaded day gains a payment (an orphan whose order has landed since)
     newly_valid as (
         select staged_payments.loaded_on
         from staged_payments
+        inner join loaded_days on staged_payments.loaded_on = loaded_days.loaded_on
         left join loaded_payments on staged_payments.payment_id = loaded_payments.payment_id
-        where
-            loaded_payments.payment_id is null
-            and staged_payments.loaded_on in (select loaded_payments.loaded_on from loaded_payments)
+        where loaded_payments.payment_id is null
     ),
 
+    -- or loses one (no longer valid in staging)
     no_longer_valid as (
         select loaded_payments.loaded_on
         from loaded_payments
@@ -51,31 +67,30 @@ with staged_payments as (
     ),
 
     changed_days as (
-        select loaded_on from newly_valid
-        union
-        select loaded_on from no_longer_valid
+        select newly_valid.loaded_on from newly_valid
+        union all
+        select no_longer_valid.loaded_on from no_longer_valid
+    ),
+
+    newest_loaded_day as (
+        select coalesce(max(loaded_days.loaded_on), date '1900-01-01') as loaded_on from loaded_days
     ),
 {% endif %}
 
 payments as (
     select staged_payments.*
     from staged_payments
-    {% if day_from is not none %}
-        where staged_payments.loaded_on between {{ day_from }} and {{ day_to }}
-    {% elif is_incremental() %}
-        where staged_payments.loaded_on > (select coalesce(max(loaded_on), date '1900-01-01') from loaded_payments)
-    {% endif %}
-    {% if is_incremental() %}
-        or staged_payments.loaded_on in (select changed_days.loaded_on from changed_days)
-    {% endif %}
-),
-
-orders as (
-    select * from {{ ref('stg_shop__orders') }}
-),
-
-merchant_categories as (
-    select * from {{ ref('merchant_categories') }}
+    {%- if day_from is not none %}
+        where
+            staged_payments.loaded_on between {{ day_from }} and {{ day_to }}
+            {%- if is_incremental() %}
+                or staged_payments.loaded_on in (select changed_days.loaded_on from changed_days)
+            {%- endif %}
+    {%- elif is_incremental() %}
+        where
+            staged_payments.loaded_on > (select newest_loaded_day.loaded_on from newest_loaded_day)
+            or staged_payments.loaded_on in (select changed_days.loaded_on from changed_days)
+    {%- endif %}
 ),
 
 final as (

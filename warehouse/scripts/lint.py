@@ -1,0 +1,93 @@
+"""sqlfluff over the dbt project, each branch of every incremental model included, on no one's data.
+
+sqlfluff's dbt templater compiles the project against the profile's database. Against a built
+warehouse `is_incremental()` is true and the incremental branch of each incremental model is what
+gets linted; against an empty one the full-refresh branch is. So lint depends on the state of
+`data/` and never sees both branches in one run. This runs it twice on throwaway databases:
+
+1. every model against an empty database (first-run branches);
+2. the incremental models again, against a database holding an empty table at each incremental
+   model's relation, so `is_incremental()` is true (the relation exists and is a table).
+
+The relations come from the project's manifest (`target/manifest.json`, which `make lint` refreshes
+first). dbt's target and log paths go to the throwaway directory: linting never writes the
+project's `target/` (the manifest Dagster loads) or `data/`. Exit status: sqlfluff's, the worse of the two.
+
+    python scripts/lint.py [path ...]     # from warehouse/, as `make lint` does (default: models)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import duckdb
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+
+
+def incremental_models(manifest: dict) -> list[tuple[str, str, str]]:
+    """(schema, relation name, path under the project) of every incremental model, sorted."""
+    return sorted(
+        (node["schema"], node.get("alias") or node["name"], node["original_file_path"])
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["config"].get("materialized") == "incremental"
+    )
+
+
+def create_relations(database: Path, relations: list[tuple[str, str, str]]) -> None:
+    """An empty table at each relation: enough for dbt to consider the model built."""
+    with duckdb.connect(str(database)) as con:
+        for schema, name, _ in relations:
+            con.execute(f'create schema if not exists "{schema}"')
+            con.execute(f'create table "{schema}"."{name}" (placeholder integer)')
+
+
+def sqlfluff(paths: list[str], database: Path, work: Path) -> int:
+    env = {
+        **os.environ,
+        "WAREHOUSE_DB": str(database),
+        "DBT_TARGET_PATH": str(work / "target"),
+        "DBT_LOG_PATH": str(work / "logs"),
+    }
+    sqlfluff_bin = Path(sys.executable).with_name("sqlfluff")
+    return subprocess.run([str(sqlfluff_bin), "lint", *paths], cwd=PROJECT_DIR, env=env).returncode
+
+
+def load_manifest() -> dict:
+    """The project's parsed manifest (`make lint` brings it up to date first, as `make install` does)."""
+    path = PROJECT_DIR / "target" / "manifest.json"
+    if not path.exists():
+        raise SystemExit(f"{path} is missing: run `make install` (or `dbt parse`) first")
+    return json.loads(path.read_text())
+
+
+def within(path: str, roots: list[str]) -> bool:
+    return any(Path(path).is_relative_to(Path(root)) for root in roots)
+
+
+def main(paths: list[str]) -> int:
+    paths = paths or ["models"]
+    with tempfile.TemporaryDirectory(prefix="sqlfluff-") as tmp:
+        work = Path(tmp)
+        relations = [r for r in incremental_models(load_manifest()) if within(r[2], paths)]
+        # the file is named as the project's, so relations carry the same database name
+        first_run = work / "first_run" / "warehouse.duckdb"
+        incremental = work / "incremental" / "warehouse.duckdb"
+        for database in (first_run, incremental):
+            database.parent.mkdir()
+        create_relations(incremental, relations)
+        print(f"sqlfluff: {' '.join(paths)}, first-run branches (empty database)", flush=True)
+        status = sqlfluff(paths, first_run, work)
+        print(f"sqlfluff: incremental branches of {len(relations)} incremental model(s)", flush=True)
+        if relations:
+            status = max(status, sqlfluff([path for *_, path in relations], incremental, work))
+        return status
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
