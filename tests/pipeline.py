@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,13 +95,54 @@ class PipelineEnv(DbtEnv):
         repoint_artifacts(copy.database, self.models_dir, copy.models_dir)
         return copy
 
-    def job_command(self, job: str) -> list[str]:
-        """`make build`'s command: the job over every landing day present, as one run."""
-        os.makedirs(self.environ()["DAGSTER_HOME"], exist_ok=True)
+    @property
+    def dagster_home(self) -> Path:
+        return Path(self.environ()["DAGSTER_HOME"])
+
+    def landing_tags(self) -> str:
+        """The project's instance settings in DAGSTER_HOME (as `make build` copies them), the landing
+        days present registered as partitions, and the run tags covering them all."""
+        self.dagster_home.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REPO_ROOT / "orchestration" / "dagster.yaml", self.dagster_home / "dagster.yaml")
         tags = self.python("-m", "orchestration.lib.landing").stdout
         json.loads(tags)
+        return tags
+
+    def job_command(self, job: str) -> list[str]:
+        """`make build`'s command: the job over every landing day present, as one run."""
+        tags = self.landing_tags()
         dagster = Path(sys.executable).with_name("dagster")
         return [str(dagster), "job", "execute", "-m", "orchestration.definitions", "-j", job, "--tags", tags]
+
+    def start_daemon(self) -> subprocess.Popen:
+        """`dagster-daemon run` on this instance (what `make dev` runs beside the UI: the run queue,
+        run monitoring, schedules and sensors), in its own process group, its output in a file."""
+        daemon = Path(sys.executable).with_name("dagster-daemon")
+        with (self.work_dir / f"daemon-{time.monotonic_ns()}.log").open("w") as out:
+            return subprocess.Popen(
+                [str(daemon), "run", "-w", str(REPO_ROOT / "workspace.yaml")],
+                cwd=REPO_ROOT,
+                env=self.environ(),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def queue_job(self, job: str) -> str:
+        """Submit the job over every landing day to the instance's run queue (as the UI, a schedule
+        or a sensor does); returns the run id. The daemon launches it when a slot is free."""
+        run_id = str(uuid.uuid4())
+        dagster = Path(sys.executable).with_name("dagster")
+        command = [str(dagster), "job", "launch", "-w", str(REPO_ROOT / "workspace.yaml"), "-j", job]
+        command += ["--tags", self.landing_tags(), "--run-id", run_id]
+        subprocess.run(command, cwd=REPO_ROOT, env=self.environ(), capture_output=True, text=True, check=True)
+        return run_id
+
+    def instance(self):
+        import dagster as dg
+        from dagster._core.instance.ref import InstanceRef
+
+        return dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(self.dagster_home)))
 
     def run_job(self, job: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

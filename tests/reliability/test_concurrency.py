@@ -31,9 +31,10 @@ def test_readers_and_a_second_run_during_a_full_run(tiny_pipeline_run: PipelineR
         text=True,
     )
     first = env.start_job("daily_refresh")
-    # the second run starts once the first holds the warehouse (its first step has started)
+    # the second run starts once the first holds the warehouse (its first dbt step has started; the
+    # console shows INFO and above)
     deadline = time.monotonic() + 300
-    while "STEP_START" not in first.log_so_far() and time.monotonic() < deadline:
+    while "Running dbt command" not in first.log_so_far() and time.monotonic() < deadline:
         time.sleep(0.5)
     second = env.run_job("daily_refresh")
     first_result = first.wait()
