@@ -1,8 +1,9 @@
 """Jobs, schedules and the landing sensor. Selections are by group, never long lists of keys.
 
-The jobs hold daily-partitioned assets (landing, fct_payments, fraud scores) next to unpartitioned
-ones (the rest of the warehouse, training, publish), so every run names its landing day or range of
-days: the schedules pick yesterday, the sensor the days that just arrived, `make run` all of them.
+The jobs hold assets partitioned by landing day (landing, fct_payments, fraud scores) next to
+unpartitioned ones (the rest of the warehouse, training, publish), so every run names its landing day
+or range of days: the schedules pick yesterday, the sensor the days that just arrived, `make run` all
+of them. Whoever names a day registers the landing days present first (orchestration/lib/partitions.py).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import duckdb
 from ml.specs import ModelSpec, load_specs
 from orchestration.defs.ml.assets import RETRAIN_REASON_TAG, model_key
 from orchestration.lib.environment import analytics_db
-from orchestration.lib.landing import landing_days
-from orchestration.lib.partitions import range_tags
+from orchestration.lib.landing import all_landing_days
+from orchestration.lib.partitions import range_tags, register_landing_days
 
 EVERYTHING = dg.AssetSelection.all()
 TRAINING = dg.AssetSelection.groups("ml") & dg.AssetSelection.kind("lightgbm")
@@ -42,28 +43,42 @@ retraining = dg.define_asset_job(
 )
 
 
-def day_before(scheduled: datetime) -> str:
-    return (scheduled - timedelta(days=1)).date().isoformat()
+def day_before(scheduled: datetime) -> date:
+    return (scheduled - timedelta(days=1)).date()
+
+
+def registered_day(instance: dg.DagsterInstance, day: date) -> str | None:
+    """The day's partition key once the landing days present are registered; None when the day has
+    no landing folder (nothing arrived: there is nothing to run)."""
+    present = all_landing_days()
+    register_landing_days(instance, present)
+    return day.isoformat() if day in present else None
 
 
 @dg.schedule(job=daily_refresh, cron_schedule="0 6 * * *", execution_timezone="UTC")
-def daily_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+def daily_schedule(context: dg.ScheduleEvaluationContext):
     """06:00 UTC: yesterday's landing day, complete by then."""
-    day = day_before(context.scheduled_execution_time)
+    wanted = day_before(context.scheduled_execution_time)
+    day = registered_day(context.instance, wanted)
+    if day is None:
+        return dg.SkipReason(f"no landing folder for {wanted}: nothing arrived, nothing to run")
     return dg.RunRequest(run_key=f"daily-{day}", partition_key=day)
 
 
 @dg.schedule(job=retraining, cron_schedule="0 3 * * 1", execution_timezone="UTC")
-def weekly_retraining(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+def weekly_retraining(context: dg.ScheduleEvaluationContext):
     """Monday 03:00 UTC: retrain on everything loaded so far; rescore yesterday's landing day."""
-    day = day_before(context.scheduled_execution_time)
+    wanted = day_before(context.scheduled_execution_time)
+    day = registered_day(context.instance, wanted)
+    if day is None:
+        return dg.SkipReason(f"no landing folder for {wanted}: nothing to rescore")
     return dg.RunRequest(run_key=f"retraining-{day}", partition_key=day)
 
 
 def days_after(cursor: str | None) -> list[date]:
     """Landing days present after the cursor; without a cursor, only the newest (history is loaded
     by `make run` or a backfill, not by the sensor's first tick)."""
-    present = sorted({day for found in landing_days().values() for day in found})
+    present = all_landing_days()
     if cursor is None:
         return present[-1:]
     return [day for day in present if day > date.fromisoformat(cursor)]
@@ -78,6 +93,7 @@ def new_landing_day(context: dg.SensorEvaluationContext):
     new = days_after(context.cursor)
     if not new:
         return dg.SkipReason(f"no landing day after {context.cursor or 'none'}")
+    register_landing_days(context.instance, all_landing_days())
     context.update_cursor(new[-1].isoformat())
     first, last = new[0].isoformat(), new[-1].isoformat()
     if first == last:
@@ -108,9 +124,9 @@ def retrain_jobs() -> list[dg.UnresolvedAssetJobDefinition]:
 RETRAIN_JOBS = retrain_jobs()
 
 
-def newest_landing_day() -> str | None:
-    present = days_after(None)
-    return present[-1].isoformat() if present else None
+def newest_landing_day(instance: dg.DagsterInstance) -> str | None:
+    present = all_landing_days()
+    return registered_day(instance, present[-1]) if present else None
 
 
 @dg.sensor(
@@ -137,7 +153,7 @@ def retrain_on_monitoring(context: dg.SensorEvaluationContext):
         if not decision.retrain:
             continue
         spec = specs[decision.model_name]
-        partition = newest_landing_day() if spec.scoring.window == "daily" else None
+        partition = newest_landing_day(context.instance) if spec.scoring.window == "daily" else None
         if spec.scoring.window == "daily" and partition is None:
             notes.append(f"{spec.name}: no landing day to rescore")
             continue

@@ -1,7 +1,8 @@
 """What has arrived in the landing zone: the export days of each table.
 
-`python -m orchestration.lib.landing` prints the run tags that cover every landing day present, so
-`make run` materializes the whole range in one run.
+`python -m orchestration.lib.landing` registers every landing day present as a partition of the
+Dagster instance (DAGSTER_HOME) and prints the run tags that cover them all, so `make run`
+materializes the whole range in one run; `--day YYYY-MM-DD` prints the tags of that one day.
 """
 
 from __future__ import annotations
@@ -39,7 +40,32 @@ def landing_range() -> tuple[date, date]:
     return min(days), max(days)
 
 
-if __name__ == "__main__":
-    from orchestration.lib.partitions import range_tags
+def all_landing_days() -> list[date]:
+    """Every landing day of any table, sorted."""
+    return sorted({day for found in landing_days().values() for day in found})
 
-    print(json.dumps(range_tags(*landing_range())))
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    import dagster as dg
+
+    from orchestration.lib.partitions import day_tags, range_tags, register_landing_days
+
+    parser = argparse.ArgumentParser(
+        prog="python -m orchestration.lib.landing",
+        description="Register the landing days present as partitions; print the run tags covering them.",
+    )
+    parser.add_argument("--day", type=date.fromisoformat, help="print the tags of this landing day only")
+    args = parser.parse_args(argv)
+    first, last = landing_range()
+    if args.day is not None and args.day not in all_landing_days():
+        parser.error(f"no landing folder date={args.day} under {landing_dir()}")
+    with dg.DagsterInstance.get() as instance:
+        register_landing_days(instance, all_landing_days())
+    print(json.dumps(day_tags(args.day) if args.day else range_tags(first, last)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

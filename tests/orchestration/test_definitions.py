@@ -29,22 +29,20 @@ def test_workspace_points_at_loadable_definitions() -> None:
     assert isinstance(module.defs, dg.Definitions)
 
 
-def test_definitions_load_in_under_three_seconds() -> None:
-    # Measured in a fresh interpreter, imports included: what `dagster dev` pays on every reload.
-    # The best of three samples is the load cost; the others also carry whatever else the 2-core
-    # machine was doing at that moment. All three are printed.
+def test_loading_the_definitions_imports_no_training_library() -> None:
+    # `dagster dev` loads the definitions on every reload: what they cost is measured by `make bench`
+    # (as a ratio to importing dagster and dagster-dbt alone, docs/benchmarks.md); here, that the
+    # heavy libraries the assets use at run time stay out of the load (a timed unit test failed on a
+    # slower machine, issue 12).
     code = (
-        "import time; t = time.perf_counter(); import orchestration.definitions as d; "
-        "d.defs.resolve_asset_graph(); print(time.perf_counter() - t)"
+        "import sys, orchestration.definitions as d; d.defs.resolve_asset_graph(); "
+        "print(' '.join(sorted(m for m in ('lightgbm', 'sklearn', 'polars', 'lleaves', 'matplotlib') "
+        "if m in sys.modules)))"
     )
-    samples = []
-    for _ in range(3):
-        out = subprocess.run(
-            [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True
-        )
-        samples.append(float(out.stdout.strip().splitlines()[-1]))
-    print(f"definitions load: {', '.join(f'{s:.2f}' for s in samples)} s")
-    assert min(samples) < 3.0, samples
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip().splitlines()[-1:] in ([], [""]), out.stdout
 
 
 def test_every_dbt_node_and_every_spec_is_an_asset(defs: dg.Definitions) -> None:
@@ -122,7 +120,10 @@ def test_daily_data_is_partitioned_by_landing_day_and_a_range_runs_as_one_step(d
         dg.AssetKey(["marts", "fct_payments"]),
         dg.AssetKey(["ml", "payment_fraud_scores"]),
     }
-    assert {type(graph.get(key).partitions_def) for key in partitioned} == {dg.DailyPartitionsDefinition}
+    # the landing days present, registered as they arrive (orchestration/lib/partitions.py)
+    assert {graph.get(key).partitions_def for key in partitioned} == {
+        dg.DynamicPartitionsDefinition(name="landing_day")
+    }
     for key in partitioned - landing:
         policy = graph.get(key).backfill_policy
         assert policy is not None and policy.max_partitions_per_run is None, key  # single run

@@ -5,7 +5,7 @@ import dagster as dg
 
 from orchestration.defs.dbt.assets import TRANSLATOR
 from orchestration.defs.dbt.resources import dbt_project, manifest
-from orchestration.lib.partitions import daily_partitions
+from orchestration.lib.partitions import LANDING_DAYS
 
 
 def landing_source_specs() -> list[dg.AssetSpec]:
@@ -17,7 +17,7 @@ def landing_source_specs() -> list[dg.AssetSpec]:
             specs.append(
                 spec.replace_attributes(
                     kinds={"parquet" if source["source_name"] != "disputes" else "csv"},
-                    partitions_def=daily_partitions(),
+                    partitions_def=LANDING_DAYS,
                 )
             )
     return specs

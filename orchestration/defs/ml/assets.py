@@ -13,7 +13,7 @@ from ml.settings import models_dir
 from ml.specs import ModelSpec, load_specs
 from orchestration.defs.lock import LOCK_KEY
 from orchestration.lib.environment import warehouse_db
-from orchestration.lib.partitions import SINGLE_RUN, daily_partitions, partition_days
+from orchestration.lib.partitions import LANDING_DAYS, SINGLE_RUN, partition_days
 from orchestration.lib.translator import ML_GROUP, table_key
 
 # DuckDB allows one writing process per file: a transient lock held by someone else is retried.
@@ -113,7 +113,7 @@ def scoring_asset(spec: ModelSpec) -> dg.AssetsDefinition:
         ],
         retry_policy=WRITER_RETRY,
         required_resource_keys={LOCK_KEY},
-        partitions_def=daily_partitions() if daily else None,
+        partitions_def=LANDING_DAYS if daily else None,
         backfill_policy=SINGLE_RUN if daily else None,
     )
     def score_table(context: dg.AssetExecutionContext):
