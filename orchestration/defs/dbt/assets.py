@@ -12,14 +12,12 @@ observations of the assets it materialized.
 # no `from __future__ import annotations`: Dagster checks the context annotation at runtime
 import json
 import os
-from collections.abc import Iterator
 
 import duckdb
 from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetMaterialization,
-    AssetObservation,
     Output,
     RetryRequested,
 )
@@ -28,8 +26,9 @@ from dagster_dbt import DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 from ml.identifiers import quote_relation
 from orchestration.defs.dbt.resources import dbt_project
 from orchestration.defs.lock import WarehouseLock  # held for the run: see orchestration/defs/lock.py
+from orchestration.lib.dbt_target import invocation_folder, prune_invocations
 from orchestration.lib.environment import warehouse_db
-from orchestration.lib.partitions import SINGLE_RUN, daily_partitions, partition_days
+from orchestration.lib.partitions import LANDING_DAYS, SINGLE_RUN, partition_days
 from orchestration.lib.translator import WarehouseTranslator
 
 TRANSLATOR = WarehouseTranslator(DagsterDbtTranslatorSettings(enable_asset_checks=True))
@@ -51,13 +50,21 @@ def lock_retry_or_raise(error: Exception, retry_number: int) -> None:
     raise error
 
 
-def row_counts(keys: list[AssetKey]) -> Iterator[AssetObservation]:
-    """`dagster/row_count` for each materialized table, read once dbt released the file."""
+def row_counts(keys: list[AssetKey]) -> dict[AssetKey, int]:
+    """Rows of each materialized table, read once dbt released the file."""
     with duckdb.connect(str(warehouse_db()), read_only=True) as con:
-        for key in keys:
-            relation = quote_relation(".".join(key.path))
-            (rows,) = con.execute(f"select count(*) from {relation}").fetchone()
-            yield AssetObservation(asset_key=key, metadata={"dagster/row_count": int(rows)})
+        return {
+            key: int(con.execute(f"select count(*) from {quote_relation('.'.join(key.path))}").fetchone()[0])
+            for key in keys
+        }
+
+
+def materialized_key(context: AssetExecutionContext, event: object) -> AssetKey | None:
+    if isinstance(event, Output):
+        return context.asset_key_for_output(event.output_name)
+    if isinstance(event, AssetMaterialization):
+        return event.asset_key
+    return None
 
 
 def run_dbt(context: AssetExecutionContext, dbt: DbtCliResource, args: list[str]):
@@ -67,20 +74,31 @@ def run_dbt(context: AssetExecutionContext, dbt: DbtCliResource, args: list[str]
     the marts on the scores). "buildable" runs a test only when its parents are selected or
     upstream of the selection, so a test that relates a later model to an earlier table waits for
     the later step instead of failing on a missing table. (Dagster lists the tests of a subset
-    explicitly and overrides this.)"""
-    materialized: list[AssetKey] = []
+    explicitly and overrides this.)
+
+    dbt holds the DuckDB file until it exits, so its events are kept and yielded afterwards, each
+    table's materialization with its `dagster/row_count` (one event per table rather than a
+    materialization plus an observation: run history is stored per event). dbt's own progress
+    lines stream to the step's log as it works."""
     os.environ["DBT_INDIRECT_SELECTION"] = "buildable"
-    invocation = dbt.cli(["build", *args], context=context, raise_on_error=False)
-    for event in invocation.stream():
-        if isinstance(event, Output):
-            materialized.append(context.asset_key_for_output(event.output_name))
-        elif isinstance(event, AssetMaterialization):
-            materialized.append(event.asset_key)
-        yield event
+    target = invocation_folder(context.op_execution_context.op.name, context.run.run_id)
+    invocation = dbt.cli(["build", *args], context=context, raise_on_error=False, target_path=target)
+    try:
+        events = list(invocation.stream())
+    finally:
+        prune_invocations(target)
     error = invocation.get_error()
     if error is not None:
+        yield from events  # what dbt built before it failed
         lock_retry_or_raise(error, context.retry_number)
-    yield from row_counts(materialized)
+    keys = [materialized_key(context, event) for event in events]
+    counts = row_counts([key for key in keys if key is not None])
+    for event, key in zip(events, keys, strict=True):
+        yield (
+            event
+            if key is None
+            else event.with_metadata({**event.metadata, "dagster/row_count": counts[key]})
+        )
 
 
 @dbt_assets(
@@ -98,7 +116,7 @@ def warehouse_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, wa
     dagster_dbt_translator=DAILY_TRANSLATOR,
     name="warehouse_dbt_daily",
     selector="daily",
-    partitions_def=daily_partitions(),
+    partitions_def=LANDING_DAYS,
     backfill_policy=SINGLE_RUN,
 )
 def warehouse_dbt_daily_assets(

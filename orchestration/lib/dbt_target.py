@@ -1,0 +1,39 @@
+"""Where each dbt invocation of a run writes its artifacts, and how many of them are kept.
+
+dagster-dbt gives every invocation a folder of its own under dbt's target path (compiled SQL,
+run_results.json, dbt.log: about 6 MB each) and never removes one: `warehouse/target/` grew by a
+folder per dbt step per run, 295 MB after nine runs. Here each step writes to
+`<target>/runs/<step>-<run id>/`, and once it has finished the older folders of the same step are
+removed: the newest invocation of every step stays for debugging, nothing else accumulates.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from orchestration.lib.environment import WAREHOUSE_DIR
+
+RUNS_FOLDER = "runs"
+
+
+def target_root() -> Path:
+    """dbt's target path (DBT_TARGET_PATH, relative to the project, default `target`)."""
+    return WAREHOUSE_DIR / os.environ.get("DBT_TARGET_PATH", "target")
+
+
+def invocation_folder(step: str, run_id: str) -> Path:
+    return target_root() / RUNS_FOLDER / f"{step}-{run_id}"
+
+
+def prune_invocations(current: Path) -> list[Path]:
+    """Remove the folders of earlier invocations of the same step (same name up to the run id);
+    returns what was removed."""
+    step = current.name.rsplit("-", 5)[0]  # a run id is a UUID: five dash-separated groups
+    removed = []
+    for folder in sorted(current.parent.glob(f"{step}-*")):
+        if folder != current and folder.is_dir() and folder.name.rsplit("-", 5)[0] == step:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
