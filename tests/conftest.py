@@ -13,6 +13,8 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 WAREHOUSE_DIR = REPO_ROOT / "warehouse"
 DBT = Path(sys.executable).with_name("dbt")
+# A salt no default matches, so that a test can look for it wherever it must never be written.
+TEST_PII_SALT = "test-salt-9f3c27d1e04b"
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class DbtEnv:
             "DBT_TARGET_PATH": str(self.work_dir / "target"),
             "DBT_LOG_PATH": str(self.work_dir / "logs"),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "WAREHOUSE_PII_SALT": TEST_PII_SALT,
         }
 
     def dbt(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

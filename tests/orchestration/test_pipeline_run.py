@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from tests.conftest import TEST_PII_SALT
 from tests.pipeline import PipelineRun
 
 pytestmark = pytest.mark.slow
@@ -42,6 +43,28 @@ def test_full_pipeline_builds_trains_scores_and_publishes(tiny_pipeline_run: Pip
             "select model_name, version from ml.model_aliases where alias = 'champion'"
         ).fetchall()
     assert sorted(versions) == [("daily_demand", 1), ("payment_fraud", 1)]
+
+
+def test_no_secret_reaches_an_artifact_or_a_log(tiny_pipeline_run: PipelineRun) -> None:
+    """Issue 12: the PII salt was written in clear into the compiled SQL of every dbt invocation
+    (and so into dbt.log). It reaches DuckDB as a session variable now; it must not be in any file
+    a run leaves: dbt's target and log paths, the Dagster home (event logs, compute logs)."""
+    env = tiny_pipeline_run.env
+    salt = TEST_PII_SALT.encode()
+    roots = [env.work_dir / "target", env.work_dir / "logs", env.dagster_home]
+    files = [path for root in roots for path in root.rglob("*") if path.is_file()]
+    assert len(files) > 50  # the run left its artifacts there
+    assert [path for path in files if salt in path.read_bytes()] == []
+    # and the salt was in effect: the emails are hashed with it, not with the default
+    with duckdb.connect(str(env.database), read_only=True) as con:
+        hashed_with = con.execute(
+            "select count(*) filter (where dim.email_hash = sha256(? || lower(trim(base.email)))), "
+            "count(*) filter (where dim.email_hash = sha256('local-dev-salt' || lower(trim(base.email)))) "
+            "from marts.dim_customers as dim inner join staging.base_crm__customers as base "
+            "on dim.customer_id = base.customer_id",
+            [TEST_PII_SALT],
+        ).fetchone()
+    assert hashed_with[0] > 0 and hashed_with[1] == 0, hashed_with
 
 
 def sha256(path: Path) -> str:
