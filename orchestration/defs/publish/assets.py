@@ -1,9 +1,13 @@
-"""The publish asset: runs only after everything upstream materialized and its blocking checks passed."""
+"""The publish asset: runs only after everything upstream materialized and its blocking checks passed.
+
+It is the last writer of every job, so it also keeps the build file compact once analysts have the
+new snapshot (orchestration/lib/compaction.py)."""
 
 import dagster as dg
 
 from orchestration.defs.lock import LOCK_KEY
 from orchestration.defs.publish.publishing import publish
+from orchestration.lib.compaction import compact_if_fragmented
 from orchestration.lib.environment import analytics_db, warehouse_db
 from orchestration.lib.markdown import markdown_table
 
@@ -17,17 +21,22 @@ def publish_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
         group_name="publish",
         kinds={"duckdb"},
         required_resource_keys={LOCK_KEY},
-        description="data/analytics.duckdb: the marts and ml schemas, replaced atomically for analysts.",
+        description="data/analytics.duckdb: the marts and ml schemas, replaced atomically for analysts; "
+        "then the build file is rewritten if more than 1% of it is free space.",
     )
     def analytics_duckdb(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         result = publish(warehouse_db(), analytics_db())
         context.log.info(f"published {len(result.tables)} tables to {result.path}")
         rows = [(table, f"{count:,}") for table, count in result.tables.items()]
+        compaction = compact_if_fragmented(warehouse_db())
+        context.log.info(f"build file {compaction.path.name}: compaction {compaction.note}")
         return dg.MaterializeResult(
             metadata={
                 "path": dg.MetadataValue.path(str(result.path)),
                 "tables": dg.MetadataValue.md(markdown_table(("table", "rows"), rows, right=("rows",))),
                 "dagster/row_count": sum(result.tables.values()),
+                "build_file_mib": round(compaction.bytes_after / 2**20, 1),
+                "build_file_compaction": compaction.note,
             }
         )
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 
 from ml.crashpoints import crash_point
+from orchestration.lib.durable import fsync
 
 PUBLISHED_SCHEMAS = ("marts", "ml")
 
@@ -54,10 +55,10 @@ def publish(build_file: Path, target: Path) -> Published:
             out.execute("checkpoint")
         crash_point("publish:before_audit")
         audit(staging, tables)
-        _fsync(staging)
+        fsync(staging)
         os.replace(staging, target)
         crash_point("publish:after_replace")
-        _fsync(target.parent)
+        fsync(target.parent)
     finally:
         staging.unlink(missing_ok=True)
     return Published(target, tables)
@@ -76,11 +77,3 @@ def audit(candidate: Path, expected: dict[str, int]) -> None:
         }
     if found != expected:
         raise PublishAuditError(f"{candidate}: tables and rows {found}, the build file has {expected}")
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
