@@ -68,7 +68,12 @@ def main(argv: list[str] | None = None) -> int:
     except StageFailed as failure:
         print(failure, file=sys.stderr)
         return 1
-    print(f"definitions load: best {definitions['best_s']:.2f} s of {definitions['samples_s']}", flush=True)
+    print(
+        f"definitions load: best {definitions['best_s']:.2f} s of {definitions['samples_s']}; "
+        f"import dagster, dagster_dbt: best {definitions['bare_imports_best_s']:.2f} s; "
+        f"ratio {definitions['vs_bare_imports']:.2f}",
+        flush=True,
+    )
     failed = []
     for scale in scales:
         baseline = not args.skip_baseline and (args.baseline or scale.baseline_by_default)

@@ -22,7 +22,7 @@ from pathlib import Path
 import psutil
 
 from bench.measure import StageResult, throughput
-from bench.stages import PIPELINE_STAGE_NAMES, REPO_ROOT, ScaleRun
+from bench.stages import PIPELINE_STAGE_NAMES, REPO_ROOT, ScaleRun, storage_growth
 from orchestration.lib.markdown import markdown_table
 
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
@@ -125,6 +125,11 @@ def scoring_figure(key: str) -> Callable[[dict], float | None]:
     return lambda result: (result["scoring"] or {}).get(key)
 
 
+def growth_figure(run: str, kind: str) -> Callable[[dict], float | None]:
+    """MiB that one run of the incremental scenario added to one kind of storage."""
+    return lambda result: ((result.get("storage") or {}).get("growth_mib") or {}).get(run, {}).get(kind)
+
+
 TARGETS = (
     # `make run` is generation plus `make build`; `make build` is this full Dagster run (make's own
     # overhead and the data generation are not in it)
@@ -134,8 +139,21 @@ TARGETS = (
     Target("scoring_rows_per_s", ">=", 1e6, None, scoring_figure("end_to_end_rows_per_s")),
     Target("scoring_vs_predict", ">=", 3, None, scoring_figure("end_to_end_vs_lightgbm_predict")),
     Target("incremental_vs_full", "<=", 0.10, ("default",), lambda r: r["ratios"]["incremental_vs_full"]),
-    Target("definitions_load_s", "<", 3, None, lambda r: r["definitions_load"]["best_s"]),
+    # loading the definitions against importing dagster and dagster-dbt alone, best of 3 each, in turn
+    Target(
+        "definitions_load_vs_bare_imports",
+        "<=",
+        1.5,
+        None,
+        lambda r: r["definitions_load"].get("vs_bare_imports"),
+    ),
     Target("baseline_vs_pipeline", ">=", 3, ("M",), lambda r: r["ratios"]["baseline_vs_pipeline"]),
+    # what runs leave on disk: a daily run's history, and nothing more for a rerun of the same data
+    Target("daily_run_history_growth_mb", "<=", 5, None, growth_figure("dagster_daily", "run_history")),
+    Target(
+        "rerun_dbt_artifacts_growth_mb", "<=", 1, None, growth_figure("dagster_daily_rerun", "dbt_artifacts")
+    ),
+    Target("rerun_warehouse_growth_mb", "<=", 0, None, growth_figure("dagster_daily_rerun", "warehouse_db")),
     Target("serving_p99_ms_at_500_rps", "<=", 10, None, lambda r: (r.get("serving") or {}).get("p99_ms")),
 )
 
@@ -156,6 +174,7 @@ def result_document(run: ScaleRun, definitions: dict, timestamp: datetime) -> di
         "definitions_load": definitions,
         "scoring": run.scoring,
         "baseline": run.baseline,
+        "storage": {"bytes": run.storage, "growth_mib": storage_growth(run.storage)} if run.storage else None,
         "serving": run.serving,
         "failure": run.failure,
     }
@@ -209,6 +228,10 @@ def stage_table(result: dict) -> str:
     rows.append(
         ("definitions_load (best of 3)", number(load["best_s"], 2), "-", "-", number(load["peak_rss_mb"]))
     )
+    if "bare_imports_best_s" in load:
+        rows.append(
+            ("import dagster, dagster_dbt (best of 3)", number(load["bare_imports_best_s"], 2), "-", "-", "-")
+        )
     header = ("stage", "wall s", "rows", "rows/s", "peak RSS MiB")
     return markdown_table(header, rows, right=header[1:])
 
@@ -223,6 +246,25 @@ def figures_table(result: dict) -> str:
         if value is not None and name not in shown
     ]
     return markdown_table(("figure", "value", "target", "met"), rows, right=("value",))
+
+
+def storage_table(result: dict) -> str:
+    """What each run of the incremental scenario left on disk, and what it added."""
+    storage, mib = result["storage"], 1024 * 1024
+    rows = [
+        (
+            run,
+            *(number(size / mib, 1) for size in sizes.values()),
+            *(
+                number(storage["growth_mib"][run][kind], 2) if run in storage["growth_mib"] else "-"
+                for kind in sizes
+            ),
+        )
+        for run, sizes in storage["bytes"].items()
+    ]
+    kinds = list(next(iter(storage["bytes"].values())))
+    header = ("after", *(f"{kind} MiB" for kind in kinds), *(f"+{kind} MiB" for kind in kinds))
+    return markdown_table(header, rows, right=header[1:])
 
 
 def rows_of_list(result: dict) -> str:
@@ -249,6 +291,7 @@ def scale_section(result: dict) -> str:
         + (f" Held-back landing day: {result['held_back_day']}." if result["held_back_day"] else ""),
         stage_table(result),
         figures_table(result),
+        *([storage_table(result)] if result.get("storage") else []),
         *([serving_line(result["serving"])] if result.get("serving") else []),
         "Rows counted per stage:\n\n" + rows_of_list(result),
     ]

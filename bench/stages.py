@@ -18,7 +18,8 @@ Order, and what each step sees of the landing zone:
    file) and `baseline_pandas` run on that warehouse and landing zone.
 4. `dagster_full` builds a second fresh warehouse under dagster/ with `make build`'s command; then
    the held-back day goes back into the landing zone and `dagster_daily` runs the daily job for it
-   on top of the full run.
+   on top of the full run, and `dagster_daily_rerun` runs it again on the same data. After each run
+   the storage runs leave behind is measured (run history, dbt artifacts, the build file).
 
 Each build starts from nothing (the pipeline/ and dagster/ directories are deleted first); only the
 generated world is kept, and reused with --reuse-data when it was generated with the same arguments.
@@ -26,6 +27,7 @@ generated world is kept, and reused with --reuse-data when it was generated with
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -37,7 +39,7 @@ from pathlib import Path
 
 import duckdb
 
-from bench.measure import Measurement, StageFailed, StageResult, run_measured
+from bench.measure import MIB, Measurement, StageFailed, StageResult, run_measured
 from bench.scales import Scale
 from bench.serving import RATE_PER_S, load_test
 
@@ -94,7 +96,19 @@ class Build:
             "ANALYTICS_DB": str(self.analytics_db),
             "REJECTED_DIR": str(self.root / "landing_rejected"),
             "DAGSTER_HOME": str(self.dagster_home),
+            "DBT_TARGET_PATH": str(self.dbt_target),
             "DBT_LOG_PATH": str(self.root / "dbt_logs"),
+        }
+
+    def storage(self) -> dict[str, int]:
+        """Bytes on disk of what runs leave behind: Dagster's run history (DAGSTER_HOME/history: runs
+        and their event logs), the steps' captured stdout/stderr (DAGSTER_HOME/storage), dbt's
+        artifacts and logs, and the build file."""
+        return {
+            "run_history": tree_bytes(self.dagster_home / "history"),
+            "compute_logs": tree_bytes(self.dagster_home / "storage"),
+            "dbt_artifacts": tree_bytes(self.dbt_target) + tree_bytes(self.root / "dbt_logs"),
+            "warehouse_db": tree_bytes(self.warehouse_db),
         }
 
     def reset(self) -> None:
@@ -162,6 +176,13 @@ class Workspace:
 
 
 # --- reading results -------------------------------------------------------------------------------
+
+
+def tree_bytes(path: Path) -> int:
+    """Bytes of a file, or of every file under a folder (0 if absent)."""
+    if path.is_file():
+        return path.stat().st_size
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() else 0
 
 
 def scalar(database: Path, sql: str, params: list | None = None) -> int:
@@ -395,56 +416,95 @@ def dagster_job(job: str, tags: str) -> list[str]:
     return [DAGSTER, "job", "execute", "-m", "orchestration.definitions", "-j", job, "--tags", tags]
 
 
-def incremental_scenario(workspace: Workspace, held_back_day: str) -> None:
-    """Stage 11: the full Dagster run over the landing zone, then the held-back day on its own."""
-    build = workspace.dagster
-    fresh_dagster_instance(build)
-    env = workspace.environ(build)
+def landing_tags(workspace: Workspace, build: Build, *args: str) -> str:
+    """`python -m orchestration.lib.landing`: registers the landing days present as partitions of
+    the build's instance and prints the run tags (every day, or `--day D`)."""
     tags = subprocess.run(
-        [PYTHON, "-m", "orchestration.lib.landing"],
+        [PYTHON, "-m", "orchestration.lib.landing", *args],
         cwd=REPO_ROOT,
-        env=env,
+        env=workspace.environ(build),
         capture_output=True,
         text=True,
         check=True,
     ).stdout.strip()
     json.loads(tags)  # fail here, not inside Dagster, if the module printed something else
-    measured = workspace.measure("dagster_full", dagster_job("full_pipeline", tags), build)
+    return tags
+
+
+def incremental_scenario(workspace: Workspace, held_back_day: str) -> dict[str, dict[str, int]]:
+    """Stage 11: the full Dagster run over the landing zone, then the held-back day on its own, then
+    that day again (a rerun of the same data). Returns the storage after each run."""
+    build = workspace.dagster
+    fresh_dagster_instance(build)
+    storage = {"before": build.storage()}
+    measured = workspace.measure(
+        "dagster_full", dagster_job("full_pipeline", landing_tags(workspace, build)), build
+    )
     rows = scalar(build.warehouse_db, "select count(*) from marts.fct_payments")
     workspace.record(StageResult.of("dagster_full", measured, rows, "rows in marts.fct_payments"))
+    storage["dagster_full"] = build.storage()
 
     restore_held_back(workspace)
-    day_tags = json.dumps({"dagster/partition": held_back_day})
-    measured = workspace.measure("dagster_daily", dagster_job("daily_refresh", day_tags), build)
-    rows = scalar(
-        build.warehouse_db,
-        "select count(*) from marts.fct_payments where loaded_on = ?::date",
-        [held_back_day],
-    )
     rows_of = f"rows in marts.fct_payments loaded on {held_back_day} (the held-back day)"
-    workspace.record(StageResult.of("dagster_daily", measured, rows, rows_of))
-
-
-def definitions_load(logs: Path) -> dict:
-    """Stage 12: the best of three fresh interpreters importing the definitions and resolving the
-    asset graph, as tests/orchestration/test_definitions.py measures it (imports included; the
-    repository's own environment, production specs)."""
-    code = (
-        "import time; t = time.perf_counter(); import orchestration.definitions as d; "
-        "d.defs.resolve_asset_graph(); print(time.perf_counter() - t)"
-    )
-    samples, peaks = [], []
-    for attempt in range(3):
-        measured = run_measured(
-            "definitions_load",
-            [PYTHON, "-c", code],
-            os.environ,
-            REPO_ROOT,
-            logs / f"definitions_load-{attempt}.log",
+    for stage in ("dagster_daily", "dagster_daily_rerun"):
+        day_tags = landing_tags(workspace, build, "--day", held_back_day)
+        measured = workspace.measure(stage, dagster_job("daily_refresh", day_tags), build)
+        rows = scalar(
+            build.warehouse_db,
+            "select count(*) from marts.fct_payments where loaded_on = ?::date",
+            [held_back_day],
         )
-        samples.append(last_number(measured.log.read_text()))
-        peaks.append(measured.peak_rss_mb)
-    return {"samples_s": samples, "best_s": min(samples), "peak_rss_mb": max(peaks)}
+        workspace.record(StageResult.of(stage, measured, rows, rows_of))
+        storage[stage] = build.storage()
+    return storage
+
+
+def storage_growth(storage: dict[str, dict[str, int]]) -> dict[str, dict[str, float]]:
+    """MiB each run added to each kind of storage (negative: it shrank)."""
+    runs = list(storage)
+    return {
+        run: {kind: (storage[run][kind] - storage[before][kind]) / MIB for kind in storage[run]}
+        for before, run in itertools.pairwise(runs)
+    }
+
+
+DEFINITIONS_CODE = (
+    "import time; t = time.perf_counter(); import orchestration.definitions as d; "
+    "d.defs.resolve_asset_graph(); print(time.perf_counter() - t)"
+)
+BARE_IMPORTS_CODE = (
+    "import time; t = time.perf_counter(); import dagster, dagster_dbt; print(time.perf_counter() - t)"
+)
+
+
+def definitions_load(logs: Path, samples: int = 3) -> dict:
+    """Stage 12: fresh interpreters importing the definitions and resolving the asset graph (what
+    `dagster dev` pays on every reload, imports included; production specs), each paired with one
+    importing dagster and dagster-dbt alone, alternately, so both see the same machine. The figure
+    is the ratio of the two bests: an absolute time would measure the machine, not the code."""
+    timings: dict[str, list[float]] = {"definitions": [], "bare_imports": []}
+    peaks = []
+    for attempt in range(samples):
+        for name, code in (("definitions", DEFINITIONS_CODE), ("bare_imports", BARE_IMPORTS_CODE)):
+            measured = run_measured(
+                f"{name}_load",
+                [PYTHON, "-c", code],
+                os.environ,
+                REPO_ROOT,
+                logs / f"{name}_load-{attempt}.log",
+            )
+            timings[name].append(last_number(measured.log.read_text()))
+            if name == "definitions":
+                peaks.append(measured.peak_rss_mb)
+    best, bare = min(timings["definitions"]), min(timings["bare_imports"])
+    return {
+        "samples_s": timings["definitions"],
+        "best_s": best,
+        "bare_imports_samples_s": timings["bare_imports"],
+        "bare_imports_best_s": bare,
+        "vs_bare_imports": best / bare,
+        "peak_rss_mb": max(peaks),
+    }
 
 
 def last_number(text: str) -> float:
@@ -466,6 +526,7 @@ class ScaleRun:
     scoring: dict | None = None
     baseline: dict | None = None
     serving: dict | None = None
+    storage: dict | None = None
     failure: dict | None = None
 
 
@@ -494,7 +555,7 @@ def run_scale(
         if baseline:
             run.baseline = baseline_pandas(workspace)
         if run.held_back_day is not None:
-            incremental_scenario(workspace, run.held_back_day)
+            run.storage = incremental_scenario(workspace, run.held_back_day)
     except StageFailed as failure:
         print(failure, file=sys.stderr, flush=True)
         run.failure = failure.summary()
