@@ -5,7 +5,9 @@ has its complete artifact; then the interrupted step is rerun and every table eq
 the run that was never interrupted (the tiny pipeline run the copy was taken from).
 
 Named points (ml/crashpoints.py, CRASH_AT) sit between the writes whose order makes a crash safe;
-the dbt and Dagster points are timed kills of the whole process group while a step is working.
+the dbt and Dagster points are timed kills of the whole process group while a step is working. The
+run that recovers from the Dagster kill also carries the concurrency promises (readers, a refused
+second run, an idempotent rerun): a full run costs minutes, and one serves both.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ml.artifacts import artifact_hash
+from orchestration.lib.run_lock import lock_path
 from tests.conftest import DBT, REPO_ROOT, WAREHOUSE_DIR
 from tests.pipeline import PipelineEnv, PipelineRun, table_checksums
 
@@ -162,6 +165,10 @@ def test_a_kill_during_the_daily_dbt_model_is_recovered_by_a_rerun(
 def test_a_kill_of_a_dagster_run_is_recovered_by_the_next_run(
     baseline: tuple[PipelineEnv, dict, dict], tmp_path: Path, marker: str, delay: float
 ) -> None:
+    """Kill a run; the next run, through the queue, recovers. That run (the daily job over every
+    landing day: minutes of work) is also where concurrency is proven: analysts reading the published
+    file meanwhile see no error and no half-published state, a run started from a terminal while it
+    holds the warehouse is refused, and rerunning over a built warehouse changes no table."""
     source, built, published = baseline
     env = source.copy_to(tmp_path)
     # the daily job (no training: the training points are the named ones above), so that the
@@ -174,13 +181,26 @@ def test_a_kill_of_a_dagster_run_is_recovered_by_the_next_run(
     # The next run comes through the queue, as from the UI, a schedule or a sensor. One run is
     # allowed at a time: it starts only once the daemon's run monitoring has found that the killed
     # run's process is gone (issue 12: it waited in QUEUED for ever). The OS released the lock.
+    stop = tmp_path / "stop"
+    reader = subprocess.Popen(
+        [sys.executable, "-m", "tests.reliability.reader", str(env.analytics), str(stop)],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     daemon = env.start_daemon()
     try:
         rerun_id = env.queue_job("daily_refresh")
-        rerun = wait_for_run(env, rerun_id, timeout=600)
+        wait_for_lock_holder(env, rerun_id, timeout=600)
+        second = env.run_job("daily_refresh")  # from a terminal, while the queued run writes
+        rerun = wait_for_run(env, rerun_id, timeout=900)
     finally:
         os.killpg(daemon.pid, signal.SIGKILL)
         daemon.wait()
+        stop.touch()
+    summary = json.loads(reader.communicate(timeout=60)[0])
+    print(f"reader during the run: {summary}")  # the figure in docs/reliability.md (pytest -rP)
+
     assert rerun.status == dg.DagsterRunStatus.SUCCESS, rerun.status
     with env.instance() as instance:
         assert instance.get_run_by_id(killed.run_id).status == dg.DagsterRunStatus.FAILURE
@@ -188,8 +208,21 @@ def test_a_kill_of_a_dagster_run_is_recovered_by_the_next_run(
         assert "no longer exists" in failure.records[0].event_log_entry.dagster_event.message
         in_progress = [status for status in dg.DagsterRunStatus if status.value not in FINISHED]
         assert instance.get_runs(filters=dg.RunsFilter(statuses=in_progress)) == []
+    assert second.returncode != 0
+    assert "another pipeline run is writing" in second.stdout + second.stderr
+    assert summary["errors"] == [] and summary["inconsistent"] == 0, summary
+    assert summary["queries"] > 20 and summary["snapshots"] == 2, summary  # before and after the publish
     assert table_checksums(env.database) == built
     assert table_checksums(env.analytics, run_logs=True) == published
+
+
+def wait_for_lock_holder(env: PipelineEnv, run_id: str, timeout: float) -> None:
+    """Until the run holds the warehouse lock (the lock file names its holder)."""
+    lock = lock_path(env.database)
+    deadline = time.monotonic() + timeout
+    while not (lock.exists() and f"Dagster run {run_id}" in lock.read_text(errors="replace")):
+        assert time.monotonic() < deadline, f"run {run_id} never took the warehouse lock"
+        time.sleep(0.5)
 
 
 def wait_for_run(env: PipelineEnv, run_id: str, timeout: float) -> dg.DagsterRun:
