@@ -108,7 +108,7 @@ def test_drift_fails_the_check_and_the_sensor_retrains_once_the_cooldown_passed(
     monkeypatch.setenv("MODEL_SPECS_DIR", str(specs_dir))
     monkeypatch.setenv("ANALYTICS_DB", str(snapshot))
     monkeypatch.setenv("LANDING_DIR", str(env.landing_dir))
-    tick = retrain_on_monitoring(dg.build_sensor_context())
+    tick = retrain_on_monitoring(dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral()))
     assert isinstance(tick, dg.SensorResult)
     (request,) = tick.run_requests
     assert request.job_name == "retrain_payment_fraud" and request.partition_key is not None

@@ -26,7 +26,7 @@ from dagster_dbt import DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 from ml.identifiers import quote_relation
 from orchestration.defs.dbt.resources import dbt_project
 from orchestration.defs.lock import WarehouseLock  # held for the run: see orchestration/defs/lock.py
-from orchestration.lib.dbt_target import invocation_folder, prune_invocations
+from orchestration.lib.dbt_target import invocation_folder, keep_parse_state, prune_invocations
 from orchestration.lib.environment import warehouse_db
 from orchestration.lib.partitions import LANDING_DAYS, SINGLE_RUN, partition_days
 from orchestration.lib.translator import WarehouseTranslator
@@ -88,6 +88,8 @@ def run_dbt(context: AssetExecutionContext, dbt: DbtCliResource, args: list[str]
     finally:
         prune_invocations(target)
     error = invocation.get_error()
+    if error is None and "--vars" not in args:
+        keep_parse_state(target)
     if error is not None:
         yield from events  # what dbt built before it failed
         lock_retry_or_raise(error, context.retry_number)

@@ -1,4 +1,9 @@
-{#- One row per customer version. Raw PII stops here: emails are salted hashes, phones masked. -#}
+{#- One row per customer version. Raw PII stops here: emails are salted hashes, phones masked.
+    A table, unlike the other staging models: the salt is a secret dbt hands to DuckDB for the build
+    (warehouse/plugins/pii_salt.py), so the hashes are computed once here, and a query on this model
+    or anything built on it needs no salt. -#}
+{{ config(materialized='table') }}
+
 with base as (
     select * from {{ ref('base_crm__customers') }}
     where _dq_reason is null and not _is_duplicate
