@@ -47,6 +47,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--reuse-data", action="store_true", help="keep a scale's generated world if its arguments match"
     )
     parser.add_argument(
+        "--load-samples",
+        type=int,
+        default=3,
+        help="fresh interpreters per side of the definitions-load ratio (default: 3; the best counts)",
+    )
+    parser.add_argument(
         "--results-dir",
         type=Path,
         default=report.RESULTS_DIR,
@@ -64,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     scales = [SCALES[name] for name in dict.fromkeys(args.scale or ["default"])]
     work_dir = args.work_dir.resolve()
     try:
-        definitions = definitions_load(work_dir / "logs")
+        definitions = definitions_load(work_dir / "logs", args.load_samples)
     except StageFailed as failure:
         print(failure, file=sys.stderr)
         return 1
