@@ -5,8 +5,8 @@ landing day) and everything else. A range of days is one dbt invocation with the
 (`landing_day_from`, `landing_day_to`); plain `dbt build` without vars builds the full range.
 
 dbt runs as a subprocess that holds the DuckDB write lock while it works, so nothing in this
-process opens the file during the build. Row counts are read after dbt has exited and reported as
-observations of the assets it materialized.
+process opens the file during the build. Row counts are read after dbt has exited and added to the
+materializations of the tables it built.
 """
 
 # no `from __future__ import annotations`: Dagster checks the context annotation at runtime
