@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -117,3 +118,27 @@ def tiny_pipeline_run(tmp_path_factory: pytest.TempPathFactory):
     shutil.rmtree(oracle)  # the pipeline never needs the oracle
     env = PipelineEnv(landing, root / "warehouse.duckdb", root, tiny_specs(root / "specs"))
     return PipelineRun(env, env.run_job("full_pipeline"))
+
+
+# Session fixtures that cost minutes. pytest-xdist's workers take a test module whole (its module fixtures
+# are built once), and every module that uses one of these worlds goes to the same worker, so that each
+# world is built once per run, not once per worker. (`--dist loadgroup` with marks set at collection does
+# not group under pytest 9.2: pytest-dev/pytest-xdist#1386.)
+SHARED_WORLDS = ("tiny_pipeline_run", "trained_warehouse", "built_warehouse")
+
+
+@functools.cache
+def work_unit(module: str) -> str:
+    """A test module's unit of work for the xdist workers: the shared world it uses, else itself."""
+    text = (REPO_ROOT / module).read_text()
+    return next((world for world in SHARED_WORLDS if world in text), module)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedWorldScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid.split("::")[0])
+
+    return SharedWorldScheduling(config, log)
