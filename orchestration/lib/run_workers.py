@@ -20,7 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import psutil
 from dagster import DagsterEventType, DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
 
 # A process's start time is read from /proc in clock ticks: allow for the rounding.
@@ -48,6 +47,8 @@ def run_worker(instance: DagsterInstance, run_id: str) -> Worker | None:
 
 
 def is_alive(worker: Worker) -> bool:
+    import psutil  # imported when a run is checked, not with the definitions
+
     try:
         started = psutil.Process(worker.pid).create_time()
     except (psutil.NoSuchProcess, psutil.ZombieProcess):

@@ -8,7 +8,6 @@ import dagster as dg
 
 from orchestration.defs.dbt.resources import manifest
 from orchestration.defs.lock import LOCK_KEY
-from orchestration.lib.landing_inventory import cache_path, contract_from_manifest, take_inventory
 from orchestration.lib.markdown import markdown_table
 from orchestration.lib.translator import INVENTORY_KEY
 
@@ -23,6 +22,10 @@ def landing_inventory_asset(sources: list[dg.AssetSpec]) -> dg.AssetsDefinition:
         description="Every landing file checked against its table's contract before dbt reads it.",
     )
     def landing_inventory(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        # pyarrow (and numpy) load with the step, not with the definitions: every `dagster dev`
+        # reload pays the definitions' imports
+        from orchestration.lib.landing_inventory import cache_path, contract_from_manifest, take_inventory
+
         inventory = take_inventory(contract_from_manifest(manifest()), cache=cache_path())
         for item in inventory.rejected:
             context.log.warning(f"rejected {item.landing_file}: {item.reason} ({item.detail})")
