@@ -142,3 +142,19 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
             return work_unit(nodeid.split("::")[0])
 
     return SharedWorldScheduling(config, log)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test has its own node id, or pytest-xdist silently runs only one of those sharing it.
+
+    schemathesis names each API operation's test `test[POST /path]` after pytest 9.2 has derived the node
+    id from the bare function name, so its four tests shared one id and three never ran on the workers.
+    Their id is derived again from their name, as pytest does for any node.
+    """
+    for item in items:
+        if item.parent is not None and not item.nodeid.endswith(f"::{item.name}"):
+            item._id = item.parent.id.child(item.name)
+    seen: set[str] = set()
+    shared = {item.nodeid for item in items if item.nodeid in seen or seen.add(item.nodeid)}
+    if shared:
+        raise pytest.UsageError(f"tests share a node id, so some would not run: {sorted(shared)}")
