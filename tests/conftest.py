@@ -6,6 +6,7 @@ import functools
 import os
 import subprocess
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -154,7 +155,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.parent is not None and not item.nodeid.endswith(f"::{item.name}"):
             item._id = item.parent.id.child(item.name)
-    seen: set[str] = set()
-    shared = {item.nodeid for item in items if item.nodeid in seen or seen.add(item.nodeid)}
+    shared = sorted(nodeid for nodeid, count in Counter(item.nodeid for item in items).items() if count > 1)
     if shared:
-        raise pytest.UsageError(f"tests share a node id, so some would not run: {sorted(shared)}")
+        raise pytest.UsageError(f"tests share a node id, so some would not run: {shared}")
