@@ -13,7 +13,7 @@ from orchestration.defs.automation import (
     retraining,
     weekly_retraining,
 )
-from orchestration.defs.dbt.assets import warehouse_dbt_assets, warehouse_dbt_daily_assets
+from orchestration.defs.dbt.assets import DBT_PHASES
 from orchestration.defs.dbt.checks import freshness_checks
 from orchestration.defs.dbt.resources import dbt_resource
 from orchestration.defs.dbt.sources import landing_source_specs
@@ -26,7 +26,7 @@ from orchestration.defs.publish.assets import publish_asset
 _sources = landing_source_specs()
 _ml = ml_assets()
 _monitoring = monitoring_assets()
-_dbt = [warehouse_dbt_assets, warehouse_dbt_daily_assets]
+_dbt = DBT_PHASES
 _marts = sorted(key for dbt in _dbt for key in dbt.keys if key.path[0] == "marts")
 
 defs = dg.Definitions(

@@ -28,6 +28,10 @@ import dagster as dg
 LANDING_DAYS = dg.DynamicPartitionsDefinition(name="landing_day")
 
 SINGLE_RUN = dg.BackfillPolicy.single_run()
+# A run with this tag set to "true" rebuilds the incremental dbt models from scratch (`dbt build
+# --full-refresh` in every dbt step): `python -m orchestration.run --full-refresh`, or the tag on a
+# run launched from the UI.
+FULL_REFRESH_TAG = "warehouse/full_refresh"
 # `backfill_policy` is marked beta on `@asset`; it is the documented way to run a range in one step
 warnings.filterwarnings("ignore", message=".*backfill_policy.*", category=dg.BetaWarning)
 

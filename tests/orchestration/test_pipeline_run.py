@@ -5,7 +5,6 @@ publishing and leaves the previous published snapshot in place."""
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -24,10 +23,16 @@ pytestmark = pytest.mark.slow
 def test_full_pipeline_builds_trains_scores_and_publishes(tiny_pipeline_run: PipelineRun) -> None:
     env, log = tiny_pipeline_run.env, tiny_pipeline_run.log
     assert tiny_pipeline_run.result.returncode == 0, log[-10000:]
-    # every landing day in one run, and the daily models of the whole range in one dbt invocation
+    # every landing day in one run; dbt in three phases (warehouse/selectors.yml), one invocation
+    # each, the daily models of the whole range in one of them
     days = sorted({p.name.removeprefix("date=") for p in env.landing_dir.glob("*/*/date=*")})
-    daily_dbt = re.findall(r"Running dbt command: `[^`]*--vars (\{[^}]*\})", log)
-    assert [json.loads(v) for v in daily_dbt] == [{"landing_day_from": days[0], "landing_day_to": days[-1]}]
+    commands = re.findall(r"Running dbt command: `([^`]*)`", log)
+    assert [command.split("--selector ")[-1].split()[0] for command in commands] == [
+        "before_ml",
+        "daily",
+        "after_scores",
+    ], commands
+    assert f"landing days {days[0]} to {days[-1]} in one dbt invocation" in log
     assert f"scoring landing days {days[0]} to {days[-1]} in one pass" in log
     assert "did not yield or return expected outputs" not in log  # every planned check ran
     assert env.database.exists()

@@ -156,7 +156,7 @@ def test_a_kill_during_the_daily_dbt_model_is_recovered_by_a_rerun(
 @pytest.mark.parametrize(
     ("marker", "delay"),
     [
-        ("warehouse_dbt - Running dbt command", 8.0),  # the first dbt step, mid-build
+        ("warehouse_dbt_before_ml - Running dbt command", 8.0),  # the first dbt step, mid-build
         pytest.param(  # scoring: its writes are covered by the named score points, so not in CI
             "payment_fraud_scores - scoring landing days", 1.5, marks=pytest.mark.soak
         ),

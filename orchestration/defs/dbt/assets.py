@@ -1,8 +1,15 @@
 """Every dbt seed, snapshot and model as assets; every dbt test as an asset check.
 
-Two dbt asset definitions share one body: the daily-partitioned models (dbt tag `daily`, loaded by
-landing day) and everything else. A range of days is one dbt invocation with the range as vars
-(`landing_day_from`, `landing_day_to`); plain `dbt build` without vars builds the full range.
+dbt runs in three phases, the selectors of warehouse/selectors.yml, one asset definition and one
+`dbt build` each: `before_ml` (everything the models train on, except the daily models), `daily`
+(the models loaded by landing day, partitioned like the landing zone, and what is built from them)
+and `after_scores` (the marts on the ML layer's scores). Each data test runs in the first phase in
+which every table it reads exists, so no model needs a `depends_on` hint to order its tests.
+
+A range of days is one dbt invocation: its ends reach dbt as LANDING_DAY_FROM and LANDING_DAY_TO
+(the `day_var` macro; from the terminal `--vars` works too). Environment variables rather than
+`--vars`, because dbt reparses the whole project when the vars change and only the models that read
+a changed environment variable otherwise.
 
 dbt runs as a subprocess that holds the DuckDB write lock while it works, so nothing in this
 process opens the file during the build. Row counts are read after dbt has exited and added to the
@@ -10,8 +17,9 @@ materializations of the tables it built.
 """
 
 # no `from __future__ import annotations`: Dagster checks the context annotation at runtime
-import json
 import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 import duckdb
 from dagster import (
@@ -28,14 +36,14 @@ from orchestration.defs.dbt.resources import dbt_project
 from orchestration.defs.lock import WarehouseLock  # held for the run: see orchestration/defs/lock.py
 from orchestration.lib.dbt_target import invocation_folder, keep_parse_state, prune_invocations
 from orchestration.lib.environment import warehouse_db
-from orchestration.lib.partitions import LANDING_DAYS, SINGLE_RUN, partition_days
+from orchestration.lib.partitions import FULL_REFRESH_TAG, LANDING_DAYS, SINGLE_RUN, partition_days
 from orchestration.lib.translator import WarehouseTranslator
 
 TRANSLATOR = WarehouseTranslator(DagsterDbtTranslatorSettings(enable_asset_checks=True))
-# The daily model's dbt tests test the whole table, not a day. As asset checks of a partitioned
-# asset Dagster recorded each of them once per day of a range (11 tests x 424 days of rows before a
+# The daily phase's dbt tests test whole tables, not a day. As asset checks of a partitioned asset
+# Dagster recorded each of them once per day of a range (11 tests x 424 days of rows before a
 # `make run` started, and again as they finished). They run in the same `dbt build` and fail the
-# step as before; their results are logged as observations of fct_payments.
+# step as before; their results are logged as observations of the tables they test.
 DAILY_TRANSLATOR = WarehouseTranslator(DagsterDbtTranslatorSettings(enable_asset_checks=False))
 # DuckDB's message when another process holds the file: transient, so the step is retried.
 LOCK_CONFLICT = "Could not set lock on file"
@@ -67,28 +75,41 @@ def materialized_key(context: AssetExecutionContext, event: object) -> AssetKey 
     return None
 
 
-def run_dbt(context: AssetExecutionContext, dbt: DbtCliResource, args: list[str]):
-    """`dbt build` of the step's selection.
+@contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """`values` in os.environ while dbt's subprocess is started (dagster-dbt hands the process
+    environment to dbt and takes no other), then as before."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
-    The graph runs dbt in several steps (before training, the daily models, and after scoring for
-    the marts on the scores). "buildable" runs a test only when its parents are selected or
-    upstream of the selection, so a test that relates a later model to an earlier table waits for
-    the later step instead of failing on a missing table. (Dagster lists the tests of a subset
-    explicitly and overrides this.)
+
+def run_dbt(context: AssetExecutionContext, dbt: DbtCliResource, days: Mapping[str, str] | None = None):
+    """`dbt build` of the step's phase (its selector; a subset when Dagster selected one).
 
     dbt holds the DuckDB file until it exits, so its events are kept and yielded afterwards, each
     table's materialization with its `dagster/row_count` (one event per table rather than a
     materialization plus an observation: run history is stored per event). dbt's own progress
     lines stream to the step's log as it works."""
-    os.environ["DBT_INDIRECT_SELECTION"] = "buildable"
     target = invocation_folder(context.op_execution_context.op.name, context.run.run_id)
-    invocation = dbt.cli(["build", *args], context=context, raise_on_error=False, target_path=target)
+    with environment(days or {}):
+        full_refresh = ["--full-refresh"] if context.run.tags.get(FULL_REFRESH_TAG) == "true" else []
+        invocation = dbt.cli(
+            ["build", *full_refresh], context=context, raise_on_error=False, target_path=target
+        )
     try:
         events = list(invocation.stream())
     finally:
         prune_invocations(target)
     error = invocation.get_error()
-    if error is None and "--vars" not in args:
+    if error is None:
         keep_parse_state(target)
     if error is not None:
         yield from events  # what dbt built before it failed
@@ -106,11 +127,13 @@ def run_dbt(context: AssetExecutionContext, dbt: DbtCliResource, args: list[str]
 @dbt_assets(
     manifest=dbt_project().manifest_path,
     dagster_dbt_translator=TRANSLATOR,
-    name="warehouse_dbt",
-    selector="not_daily",
+    name="warehouse_dbt_before_ml",
+    selector="before_ml",
 )
-def warehouse_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, warehouse_lock: WarehouseLock):
-    yield from run_dbt(context, dbt, [])
+def warehouse_dbt_before_ml(
+    context: AssetExecutionContext, dbt: DbtCliResource, warehouse_lock: WarehouseLock
+):
+    yield from run_dbt(context, dbt)
 
 
 @dbt_assets(
@@ -121,12 +144,24 @@ def warehouse_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, wa
     partitions_def=LANDING_DAYS,
     backfill_policy=SINGLE_RUN,
 )
-def warehouse_dbt_daily_assets(
-    context: AssetExecutionContext, dbt: DbtCliResource, warehouse_lock: WarehouseLock
-):
+def warehouse_dbt_daily(context: AssetExecutionContext, dbt: DbtCliResource, warehouse_lock: WarehouseLock):
     first, last = partition_days(context)
     context.log.info(f"landing days {first} to {last} in one dbt invocation")
-    days = {"landing_day_from": first.isoformat(), "landing_day_to": last.isoformat()}
-    # fct_payments declares the tables its relationship tests read as dependencies, so those tests
-    # run here, and never a test of a model built later (scores, marts).
-    yield from run_dbt(context, dbt, ["--vars", json.dumps(days)])
+    yield from run_dbt(
+        context, dbt, {"LANDING_DAY_FROM": first.isoformat(), "LANDING_DAY_TO": last.isoformat()}
+    )
+
+
+@dbt_assets(
+    manifest=dbt_project().manifest_path,
+    dagster_dbt_translator=TRANSLATOR,
+    name="warehouse_dbt_after_scores",
+    selector="after_scores",
+)
+def warehouse_dbt_after_scores(
+    context: AssetExecutionContext, dbt: DbtCliResource, warehouse_lock: WarehouseLock
+):
+    yield from run_dbt(context, dbt)
+
+
+DBT_PHASES = [warehouse_dbt_before_ml, warehouse_dbt_daily, warehouse_dbt_after_scores]

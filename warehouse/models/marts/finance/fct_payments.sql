@@ -15,10 +15,6 @@
     builds the full range. A run also rebuilds every day already loaded whose valid payments
     changed since: a payment quarantined as an orphan becomes valid on the day its late order
     lands, and it belongs to the day its own file landed. -#}
-{#- Dimensions and facts it is tested against load first: its relationship tests then run in the
-    same dbt invocation as the model, whichever days it builds. -#}
--- depends_on: {{ ref('fct_orders') }}
--- depends_on: {{ ref('dim_customers') }}
 {%- set day_from = day_var('landing_day_from') %}
 {%- set day_to = day_var('landing_day_to') %}
 {%- if (day_from is none) != (day_to is none) %}

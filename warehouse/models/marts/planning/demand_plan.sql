@@ -1,6 +1,5 @@
 {#- One row per store, product and forecast day: the champion's forecast next to what sold on the
     same weekday last year and the recent trend before the forecast window. -#}
--- depends_on: {{ ref('dim_stores') }}
 with forecasts as (
     select * from {{ ref('stg_ml__daily_demand_scores') }}
 ),

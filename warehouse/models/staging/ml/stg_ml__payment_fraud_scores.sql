@@ -1,5 +1,3 @@
-{# The relationship test to fct_payments runs in the same dbt step as this model (after scoring). #}
--- depends_on: {{ ref('fct_payments') }}
 with source as (
     select * from {{ source('ml', 'payment_fraud_scores') }}
 ),
