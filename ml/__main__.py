@@ -35,6 +35,10 @@ def cmd_train(args: argparse.Namespace) -> None:
         for spec in _selected(args.models):
             started = time.perf_counter()
             result = run_training(con, spec, models_dir(), _now(), as_of=args.as_of)
+            if not result.retrained:
+                role = "champion" if result.promoted else "challenger"
+                print(f"{spec.name} v{result.version} -> {role}; {result.gate.summary}")
+                continue
             verdict = "champion" if result.promoted else f"challenger ({result.gate.summary})"
             test = {k: round(v, 4) for k, v in result.metrics["test"].items() if isinstance(v, float)}
             print(

@@ -87,6 +87,19 @@ def next_version(con: duckdb.DuckDBPyConnection, model_name: str) -> int:
     return int(current) + 1
 
 
+def same_inputs_version(
+    con: duckdb.DuckDBPyConnection, model_name: str, spec_hash: str, data_fingerprint: str, code: str
+) -> int | None:
+    """The newest version trained from this spec, these training rows and this code: training again
+    would write the same bytes (training is deterministic), so it is not done again."""
+    row = con.execute(
+        "select max(version) from ml.model_registry where model_name = ? and spec_hash = ? "
+        "and data_fingerprint = ? and code_version = ?",
+        [model_name, spec_hash, data_fingerprint, code],
+    ).fetchone()
+    return None if row[0] is None else int(row[0])
+
+
 def register(con: duckdb.DuckDBPyConnection, row: dict) -> None:
     """Insert one version (the caller has written and verified its artifact first)."""
     columns = list(row)

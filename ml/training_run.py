@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 from collections.abc import Iterator
@@ -37,20 +38,50 @@ class TrainingResult:
     artifact_path: Path
     training_cutoff: datetime
     rows: dict[str, int]
+    retrained: bool = True  # False: an earlier version had the same spec, rows and code (kept as is)
 
 
 def code_version() -> str:
-    """The git commit of the code that trained (with -dirty when uncommitted changes exist)."""
+    """The git commit of the code that trained; with uncommitted changes to tracked files, `-dirty-`
+    and a digest of those changes, so two different working trees never share a code version."""
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, check=True, timeout=10
         ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain"], capture_output=True, text=True, timeout=10
+        changes = subprocess.run(
+            ["git", "diff", "HEAD", "--no-ext-diff"], capture_output=True, timeout=30, check=True
         ).stdout
-        return commit + ("-dirty" if dirty.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+    return commit + (f"-dirty-{hashlib.sha256(changes).hexdigest()[:12]}" if changes else "")
+
+
+def unchanged(con: duckdb.DuckDBPyConnection, spec: ModelSpec, data: LabelledData) -> TrainingResult | None:
+    """The registered version trained from the same spec, rows and code, as this run's result (None
+    when there is none, or when the code version is unknown)."""
+    code = code_version()
+    version = (
+        None
+        if code == "unknown"
+        else registry.same_inputs_version(con, spec.name, spec.spec_hash, data.fingerprint, code)
+    )
+    if version is None:
+        return None
+    registered = registry.get_version(con, spec.name, version)
+    promoted = registry.alias_version(con, spec.name, "champion") == version
+    verdict = "champion" if promoted else "not the champion"
+    reason = f"not retrained: v{version} ({verdict}) was trained from the same spec, rows and code"
+    return TrainingResult(
+        model_name=spec.name,
+        version=version,
+        promoted=promoted,
+        gate=GateResult(passed=promoted, reasons=(reason,)),
+        metrics=registered.metrics,
+        artifact_path=Path(registered.artifact_path),
+        training_cutoff=registered.training_cutoff,
+        rows={split: data.part(split).height for split in ("train", "validation", "test")},
+        retrained=False,
+    )
 
 
 def predict_split(model: TrainedModel, data: LabelledData, split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -93,10 +124,15 @@ def run_training(
     trigger: str | None = None,
 ) -> TrainingResult:
     """Train, register and gate one model; `as_of` replays a training run as of an earlier time,
-    and `trigger` (why it was retrained) is kept in the alias history next to the gate's verdict."""
+    and `trigger` (why it was retrained) is kept in the alias history next to the gate's verdict.
+    Nothing is trained when a registered version has the same spec, training rows and code: that
+    version is the result (the registry does not grow by identical versions)."""
     registry.ensure_schema(con)
     cutoff = resolve_cutoff(con, spec, as_of)
     data = load_labelled(con, spec, cutoff)
+    same = unchanged(con, spec, data)
+    if same is not None:
+        return same
     model = fit(spec, data)
     metrics: dict = {}
     metrics["test"], labels, scores = test_metrics(model, data)

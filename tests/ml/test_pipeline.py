@@ -128,10 +128,33 @@ def test_scoring_landing_days_replaces_those_days_only(
         assert empty.rows == 0 and con.sql(per_day).fetchall() == before
 
 
+def test_training_again_on_the_same_rows_keeps_the_registered_version(
+    trained_warehouse: TrainedWarehouse, tmp_path: Path
+) -> None:
+    """Same spec, training rows and code: nothing is trained, the registry does not grow."""
+    env = trained_warehouse.copy_to(tmp_path)
+    before = trained_warehouse.query("select * from ml.model_registry order by 1, 2")
+    trained = env.python("-m", "ml", "train").stdout
+    for name in MODELS:
+        assert f"{name} v1 -> champion" in trained and "not retrained: v1 (champion)" in trained, trained
+    with duckdb.connect(str(env.database), read_only=True) as con:
+        after = con.sql("select * from ml.model_registry order by 1, 2").fetchall()
+    assert [row[:2] for row in after] == [row[:2] for row in before]
+
+
 def test_same_data_and_spec_give_byte_identical_models_and_scores(
     trained_warehouse: TrainedWarehouse, tmp_path: Path
 ) -> None:
+    """Trained again from an empty registry: the same model bytes and the same scores."""
     env = trained_warehouse.copy_to(tmp_path)
+    with duckdb.connect(str(env.database)) as con:
+        first = dict(
+            ((name, version), Path(path))
+            for name, version, path in con.sql(
+                "select model_name, version, artifact_path from ml.model_registry"
+            ).fetchall()
+        )
+        con.execute("delete from ml.model_alias_history; delete from ml.model_registry")
     env.python("-m", "ml", "train")
     env.python("-m", "ml", "score")
     with duckdb.connect(str(env.database), read_only=True) as con:
@@ -141,9 +164,11 @@ def test_same_data_and_spec_give_byte_identical_models_and_scores(
                 "select model_name, version, artifact_path from ml.model_registry"
             ).fetchall()
         )
+        assert sorted(paths) == [(name, 1) for name in MODELS]
         for name in MODELS:
-            assert sha256(paths[(name, 1)] / "model.txt") == sha256(paths[(name, 2)] / "model.txt"), name
-            assert registry.alias_version(con, name, "champion") == 2
+            original = trained_warehouse.env.models_dir / first[(name, 1)].relative_to(env.models_dir)
+            assert sha256(original / "model.txt") == sha256(paths[(name, 1)] / "model.txt"), name
+            assert registry.alias_version(con, name, "champion") == 1
         new_scores = con.sql(
             "select payment_id, fraud_score from ml.payment_fraud_scores order by 1"
         ).fetchall()
