@@ -70,10 +70,13 @@ $(DAGSTER_HOME)/dagster.yaml: orchestration/dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
 	cp $< $@
 
-# One run over every landing day present (daily partitions as one range, one dbt invocation).
+# One run over every landing day present (daily partitions as one range, one dbt invocation per
+# phase), printed as one line per step and a summary; Dagster's full event stream goes to data/logs/.
+# Nothing runs when nothing changed since the last successful run. RUN_ARGS: --full-refresh, --force,
+# --day YYYY-MM-DD (python -m orchestration.run --help).
+RUN_ARGS ?=
 build: install $(DAGSTER_HOME)/dagster.yaml
-	tags="$$($(BIN)/python -m orchestration.lib.landing)" && \
-		$(BIN)/dagster job execute -m orchestration.definitions -j full_pipeline --tags "$$tags"
+	$(BIN)/python -m orchestration.run full_pipeline $(RUN_ARGS)
 
 evaluate: install
 	$(BIN)/python -m evaluation

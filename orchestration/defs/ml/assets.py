@@ -70,11 +70,16 @@ def training_asset(spec: ModelSpec) -> dg.AssetsDefinition:
         with duckdb.connect(str(warehouse_db())) as con:
             result = run_training(con, spec, models_dir(), now_utc(), trigger=trigger)
         card = (result.artifact_path / "card.md").read_text()
-        context.log.info(f"{spec.name} v{result.version}: {'champion' if result.promoted else 'challenger'}")
+        role = "champion" if result.promoted else "challenger"
+        if result.retrained:
+            context.log.info(f"{spec.name} v{result.version}: {role}")
+        else:
+            context.log.info(f"{spec.name}: {result.gate.summary}")
         yield dg.MaterializeResult(
             metadata={
                 "version": result.version,
                 "promoted": result.promoted,
+                "retrained": result.retrained,
                 "gate": result.gate.summary,
                 "training_cutoff": str(result.training_cutoff),
                 "rows": dg.MetadataValue.json(result.rows),
