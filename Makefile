@@ -19,7 +19,7 @@ export REJECTED_DIR ?= $(CURDIR)/data/landing_rejected
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 # A run over a range of days logs one "planned" event per asset instead of one per asset and day:
 # Dagster 1.13 otherwise logs every asset of the run once per day of the range (65 assets x 425
-# days took 4.5 minutes in SQLite before the run started). See docs/orchestration.md.
+# days took 4.5 minutes in SQLite before the run started). See README.md, "Daily partitions".
 export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS ?= true
 
 # The default demo world (see `python -m simulator generate --help`).

@@ -16,9 +16,10 @@ Order, and what each step sees of the landing zone:
 2. Stages 2-8 (inventory ... publish) build a fresh warehouse under pipeline/, like a first run.
 3. `scoring_microbench`, `serving_load` (default: the online API at 500 requests/s on the published
    file) and `baseline_pandas` run on that warehouse and landing zone.
-4. `dagster_full` builds a second fresh warehouse under dagster/ with `make build`'s command; then
-   the held-back day goes back into the landing zone and `dagster_daily` runs the daily job for it
-   on top of the full run, and `dagster_daily_rerun` runs it again on the same data. After each run
+4. `dagster_full` builds a second fresh warehouse under dagster/ with `make build`'s command, and
+   `dagster_nothing_new` runs that command again (nothing changed: it runs nothing); then the
+   held-back day goes back into the landing zone and `dagster_daily` runs the daily job for it on
+   top of the full run, and `dagster_daily_rerun` runs it again on the same data. After each run
    the storage runs leave behind is measured (run history, dbt artifacts, the build file).
 
 Each build starts from nothing (the pipeline/ and dagster/ directories are deleted first); only the
@@ -31,7 +32,6 @@ import itertools
 import json
 import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -50,18 +50,13 @@ PYTHON = sys.executable
 DBT = str(BIN / "dbt")
 DAGSTER = str(BIN / "dagster")
 
-# The three dbt stages split the project where the ML layer cuts it; together they select every
-# model, seed, snapshot, test and unit test of the project exactly once. Checked with `dbt ls`: 45
-# models, seeds and snapshot with 205 tests; 2 feature models with 9 tests; 4 models with 19 tests
-# (plus the 2 score sources and 2 exposures, which build nothing). Left out: the 10 landing sources
-# and 4 other exposures, which build nothing either.
-# - warehouse: staging to marts with their tests, everything that neither is a feature table nor
-#   reads the scores (`features+` also excludes the ML marts that read features, if any appear)
-DBT_WAREHOUSE = ("--exclude", "path:models/features+", "source:ml+")
-# - the point-in-time feature tables the models train on and score
-DBT_FEATURES = ("--select", "path:models/features")
-# - the staging models and marts on the score tables (fraud review queue, demand plan)
-DBT_ML_MARTS = ("--select", "source:ml+")
+# The three dbt stages are the three phases of a run (warehouse/selectors.yml), as Dagster and a
+# terminal user run them: together they select every model, seed, snapshot and test exactly once
+# (tests/warehouse/test_selectors.py).
+DBT_BEFORE_ML = ("--selector", "before_ml")
+# without landing-day vars the daily phase loads every landing day not loaded yet: all of them here
+DBT_DAILY = ("--selector", "daily")
+DBT_AFTER_SCORES = ("--selector", "after_scores")
 
 # Run-context variables that would point a stage at someone else's files if inherited.
 CLEARED_VARIABLES = ("DBT_TARGET_PATH", "MODEL_SPECS_DIR", "CRASH_AT")
@@ -165,7 +160,9 @@ class Workspace:
         return env
 
     def measure(self, name: str, argv: list[str], build: Build, cwd: Path = REPO_ROOT) -> Measurement:
-        return run_measured(name, argv, self.environ(build), cwd, self.logs / f"{name}.log")
+        log = self.logs / f"{name}.log"
+        print(f"[{self.scale.name}] {name:<20} running (output: {log})", flush=True)
+        return run_measured(name, argv, self.environ(build), cwd, log)
 
     def record(self, result: StageResult) -> StageResult:
         self.results.append(result)
@@ -307,20 +304,20 @@ PIPELINE_STAGES = (
         lambda ws: landing_payment_rows(ws.landing),
     ),
     Stage(
-        "dbt_warehouse",
-        lambda ws: dbt_build(ws, "dbt_warehouse", DBT_WAREHOUSE),
-        "rows in marts.fct_payments",
-        lambda ws: scalar(ws.pipeline.warehouse_db, "select count(*) from marts.fct_payments"),
-    ),
-    Stage(
-        "dbt_features",
-        lambda ws: dbt_build(ws, "dbt_features", DBT_FEATURES),
-        "rows in features.feat_payment_fraud + features.feat_daily_demand",
+        "dbt_before_ml",
+        lambda ws: dbt_build(ws, "dbt_before_ml", DBT_BEFORE_ML),
+        "rows in marts.fct_orders + features.feat_daily_demand",
         lambda ws: scalar(
             ws.pipeline.warehouse_db,
-            "select (select count(*) from features.feat_payment_fraud) "
+            "select (select count(*) from marts.fct_orders) "
             "+ (select count(*) from features.feat_daily_demand)",
         ),
+    ),
+    Stage(
+        "dbt_daily",
+        lambda ws: dbt_build(ws, "dbt_daily", DBT_DAILY),
+        "rows in marts.fct_payments",
+        lambda ws: scalar(ws.pipeline.warehouse_db, "select count(*) from marts.fct_payments"),
     ),
     Stage(
         "train",
@@ -335,8 +332,8 @@ PIPELINE_STAGES = (
         lambda ws: score_rows(ws.pipeline.warehouse_db),
     ),
     Stage(
-        "dbt_ml_marts",
-        lambda ws: dbt_build(ws, "dbt_ml_marts", DBT_ML_MARTS),
+        "dbt_after_scores",
+        lambda ws: dbt_build(ws, "dbt_after_scores", DBT_AFTER_SCORES),
         f"{SCORES} (what the marts on the scores read)",
         lambda ws: score_rows(ws.pipeline.warehouse_db),
     ),
@@ -412,48 +409,31 @@ def fresh_dagster_instance(build: Build) -> None:
     shutil.copy(REPO_ROOT / "orchestration" / "dagster.yaml", build.dagster_home / "dagster.yaml")
 
 
-def dagster_job(job: str, tags: str) -> list[str]:
-    return [DAGSTER, "job", "execute", "-m", "orchestration.definitions", "-j", job, "--tags", tags]
-
-
-def landing_tags(workspace: Workspace, build: Build, *args: str) -> str:
-    """`python -m orchestration.lib.landing`: registers the landing days present as partitions of
-    the build's instance and prints the run tags (every day, or `--day D`)."""
-    tags = subprocess.run(
-        [PYTHON, "-m", "orchestration.lib.landing", *args],
-        cwd=REPO_ROOT,
-        env=workspace.environ(build),
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    json.loads(tags)  # fail here, not inside Dagster, if the module printed something else
-    return tags
+def make_run(build: Build, job: str, *args: str) -> list[str]:
+    """`make build`'s command, `python -m orchestration.run`: the job through Dagster over every
+    landing day present (or `--day D`), its full log beside the build."""
+    return [PYTHON, "-m", "orchestration.run", job, *args, "--log-dir", str(build.root / "run_logs")]
 
 
 def incremental_scenario(workspace: Workspace, held_back_day: str) -> dict[str, dict[str, int]]:
-    """Stage 11: the full Dagster run over the landing zone, then the held-back day on its own, then
-    that day again (a rerun of the same data). Returns the storage after each run."""
+    """Stage 11: the full Dagster run over the landing zone, the same command again with nothing new,
+    then the held-back day on its own, then that day again (a rerun of the same data). Returns the
+    storage after each run."""
     build = workspace.dagster
     fresh_dagster_instance(build)
     storage = {"before": build.storage()}
-    measured = workspace.measure(
-        "dagster_full", dagster_job("full_pipeline", landing_tags(workspace, build)), build
-    )
-    rows = scalar(build.warehouse_db, "select count(*) from marts.fct_payments")
-    workspace.record(StageResult.of("dagster_full", measured, rows, "rows in marts.fct_payments"))
-    storage["dagster_full"] = build.storage()
+    fct_payments = "select count(*) from marts.fct_payments"
+    for stage in ("dagster_full", "dagster_nothing_new"):
+        measured = workspace.measure(stage, make_run(build, "full_pipeline"), build)
+        rows = scalar(build.warehouse_db, fct_payments)
+        workspace.record(StageResult.of(stage, measured, rows, "rows in marts.fct_payments"))
+        storage[stage] = build.storage()
 
     restore_held_back(workspace)
     rows_of = f"rows in marts.fct_payments loaded on {held_back_day} (the held-back day)"
     for stage in ("dagster_daily", "dagster_daily_rerun"):
-        day_tags = landing_tags(workspace, build, "--day", held_back_day)
-        measured = workspace.measure(stage, dagster_job("daily_refresh", day_tags), build)
-        rows = scalar(
-            build.warehouse_db,
-            "select count(*) from marts.fct_payments where loaded_on = ?::date",
-            [held_back_day],
-        )
+        measured = workspace.measure(stage, make_run(build, "daily_refresh", "--day", held_back_day), build)
+        rows = scalar(build.warehouse_db, f"{fct_payments} where loaded_on = ?::date", [held_back_day])
         workspace.record(StageResult.of(stage, measured, rows, rows_of))
         storage[stage] = build.storage()
     return storage

@@ -34,7 +34,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     with duckdb.connect(str(warehouse_path())) as con:
         for spec in _selected(args.models):
             started = time.perf_counter()
-            result = run_training(con, spec, models_dir(), _now(), as_of=args.as_of)
+            result = run_training(con, spec, models_dir(), _now(), as_of=args.as_of, force=args.force)
             if not result.retrained:
                 role = "champion" if result.promoted else "challenger"
                 print(f"{spec.name} v{result.version} -> {role}; {result.gate.summary}")
@@ -82,6 +82,17 @@ def cmd_rollback(args: argparse.Namespace) -> None:
         print(f"{args.model}: champion is now v{args.version}")
 
 
+def cmd_tables(args: argparse.Namespace) -> None:
+    from ml.monitoring.tables import ensure_tables as ensure_monitoring_tables
+    from ml.output_tables import ensure_tables
+
+    with duckdb.connect(str(warehouse_path())) as con:
+        registry.ensure_schema(con)
+        ensure_monitoring_tables(con)
+        for table in ensure_tables(con):
+            print(f"{table}: in place")
+
+
 def cmd_status(args: argparse.Namespace) -> None:
     with duckdb.connect(str(warehouse_path()), read_only=True) as con:
         rows = con.sql(
@@ -99,6 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     train = sub.add_parser("train", help="train, register and gate models (all specs by default)")
     train.add_argument("models", nargs="*")
     train.add_argument("--as-of", type=datetime.fromisoformat, help="replay: train as of this time")
+    train.add_argument(
+        "--force", action="store_true", help="train even when a version has the same spec, rows and code"
+    )
     train.set_defaults(run=cmd_train)
     watch = sub.add_parser("monitor", help="drift and matured performance of each champion")
     watch.add_argument("models", nargs="*")
@@ -119,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     back.add_argument("version", type=int)
     back.add_argument("--reason", default="manual rollback")
     back.set_defaults(run=cmd_rollback)
+    tables = sub.add_parser("tables", help="create the ML layer's tables, empty, where they do not exist yet")
+    tables.set_defaults(run=cmd_tables)
     status = sub.add_parser("status", help="registered versions and their aliases")
     status.set_defaults(run=cmd_status)
     args = parser.parse_args(argv)

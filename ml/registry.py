@@ -1,7 +1,8 @@
 """The model registry: tables in the warehouse's `ml` schema, no server.
 
 - `ml.model_registry`: one row per trained version (monotonic per model).
-- `ml.model_alias_history`: append-only; every alias change, refusal and rollback, with why.
+- `ml.model_alias_history`: append-only; every alias change, refusal and rollback, with why, and
+  every retraining requested for a reason that found nothing changed (`kept`).
 - `ml.model_aliases`: a view of the current champion/challenger per model, derived from the history,
   so "which version was live at time T" is a query on the history.
 """

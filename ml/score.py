@@ -25,6 +25,7 @@ from ml.compiled import LightGBMPredictor, choose
 from ml.crashpoints import crash_point
 from ml.dataset import event_sql, load_test_window, timestamp_sql, to_matrix, unique_columns
 from ml.identifiers import quote, quote_relation, relation_exists
+from ml.output_tables import SOURCES_FILE, create_statement
 from ml.settings import models_dir
 from ml.specs import ModelSpec
 from ml.train import TrainedModel
@@ -177,13 +178,14 @@ class _ScoreWriter:
         self.rows += scored.num_rows
 
     def _start(self, first: pa.Table) -> None:
+        """The table as declared (ml/output_tables.py): replaced for a whole window, created when
+        missing for a set of days."""
         self.started = True
-        if self.days is None:
-            self.cursor.execute(f"create or replace table {self.table} as select * from _scored limit 0")
-            return
-        self.cursor.execute(f"create table if not exists {self.table} as select * from _scored limit 0")
+        self.cursor.execute("create schema if not exists ml")
+        self.cursor.execute(create_statement(self.spec.output.table, replace=self.days is None))
         _check_same_columns(self.cursor, self.spec.output.table, first.column_names)
-        self._delete_days()
+        if self.days is not None:
+            self._delete_days()
 
     def _delete_days(self) -> None:
         assert self.days is not None
@@ -208,12 +210,13 @@ class _ScoreWriter:
 
 
 def _check_same_columns(con: duckdb.DuckDBPyConnection, relation: str, new: list[str]) -> None:
-    """Days are replaced inside an existing table only if it has the columns this run writes."""
+    """The table (as declared, or as an earlier run left it) has the columns this run writes."""
     existing = [row[0] for row in con.execute(f"describe {quote_relation(relation)}").fetchall()]
     if sorted(existing) != sorted(new):
         raise ValueError(
-            f"{relation} has columns {existing}, this run writes {new}: drop the table (or score the "
-            "whole window with `python -m ml score`) before replacing single days"
+            f"{relation} has columns {existing}, this run writes {new}: the columns declared in "
+            f"{SOURCES_FILE.name} and the scores must match (a table an older version left behind: "
+            "drop it, or score the whole window with `python -m ml score`, before replacing single days)"
         )
 
 

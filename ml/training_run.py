@@ -122,16 +122,22 @@ def run_training(
     now: datetime,
     as_of: datetime | None = None,
     trigger: str | None = None,
+    force: bool = False,
 ) -> TrainingResult:
     """Train, register and gate one model; `as_of` replays a training run as of an earlier time,
     and `trigger` (why it was retrained) is kept in the alias history next to the gate's verdict.
-    Nothing is trained when a registered version has the same spec, training rows and code: that
-    version is the result (the registry does not grow by identical versions)."""
+    Nothing is trained when a registered version has the same spec, training rows and code (unless
+    `force`): that version is the result, so the registry does not grow by identical versions; a
+    retraining requested for a reason records it in the alias history as `kept`."""
     registry.ensure_schema(con)
     cutoff = resolve_cutoff(con, spec, as_of)
     data = load_labelled(con, spec, cutoff)
-    same = unchanged(con, spec, data)
+    same = None if force else unchanged(con, spec, data)
     if same is not None:
+        if trigger is not None:
+            alias = "champion" if same.promoted else "challenger"
+            reason = f"{same.gate.summary} (retrained: {trigger})"
+            registry.record_alias(con, spec.name, alias, same.version, "kept", reason, now)
         return same
     model = fit(spec, data)
     metrics: dict = {}

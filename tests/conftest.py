@@ -109,7 +109,7 @@ def repo_root() -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_pipeline_run(tmp_path_factory: pytest.TempPathFactory):
-    """`make run`'s Dagster command on a tiny world, from an empty database, as on a first run."""
+    """`make run`'s command on a tiny world, from an empty database, as on a first run."""
     import shutil
 
     from tests.pipeline import TINY_PIPELINE, PipelineEnv, PipelineRun, tiny_specs
@@ -118,7 +118,7 @@ def tiny_pipeline_run(tmp_path_factory: pytest.TempPathFactory):
     landing, oracle = generate_world(root, **TINY_PIPELINE)
     shutil.rmtree(oracle)  # the pipeline never needs the oracle
     env = PipelineEnv(landing, root / "warehouse.duckdb", root, tiny_specs(root / "specs"))
-    return PipelineRun(env, env.run_job("full_pipeline"))
+    return PipelineRun(env, env.make_run("full_pipeline"))
 
 
 # Session fixtures that cost minutes. pytest-xdist's workers take a test module whole (its module fixtures

@@ -154,6 +154,19 @@ class PipelineEnv(DbtEnv):
             timeout=1200,
         )
 
+    @property
+    def run_logs(self) -> Path:
+        """Where `make_run` has Dagster's full log written."""
+        return self.work_dir / "run_logs"
+
+    def make_run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """`make run`'s command: `python -m orchestration.run`, Dagster's log under work_dir/logs."""
+        self.landing_tags()  # the instance settings in DAGSTER_HOME, as `make build` copies them
+        command = [sys.executable, "-m", "orchestration.run", *args, "--log-dir", str(self.run_logs)]
+        return subprocess.run(
+            command, cwd=REPO_ROOT, env=self.environ(), capture_output=True, text=True, timeout=1200
+        )
+
     def start_job(self, job: str) -> BackgroundRun:
         """The same command, in the background, its output in a file."""
         log = self.work_dir / f"{job}-{time.monotonic_ns()}.log"
@@ -183,8 +196,15 @@ class PipelineRun:
     result: subprocess.CompletedProcess[str]
 
     @property
-    def log(self) -> str:
+    def output(self) -> str:
+        """What the person who ran it saw."""
         return self.result.stdout + self.result.stderr
+
+    @property
+    def log(self) -> str:
+        """What they saw, then Dagster's full event stream (the log files the run names)."""
+        files = sorted(self.env.run_logs.glob("*.log"))
+        return self.output + "".join(path.read_text(errors="replace") for path in files)
 
 
 # Columns that record when or where something ran (wall clock, the copy's paths), not what it produced.

@@ -13,7 +13,7 @@ import pytest
 from bench.report import END, START, update_docs
 from tests.conftest import REPO_ROOT
 
-PIPELINE = ("inventory", "dbt_warehouse", "dbt_features", "train", "score", "dbt_ml_marts", "publish")
+PIPELINE = ("inventory", "dbt_before_ml", "dbt_daily", "train", "score", "dbt_after_scores", "publish")
 # The Dagster scenario (a full run, then one new day) is left out here: it would add about 3 minutes
 # to CI, and tests/orchestration and tests/reliability run the same jobs on the same tiny world.
 TINY_STAGES = ("generate", *PIPELINE)
@@ -38,12 +38,13 @@ def test_bench_measures_every_stage_of_the_tiny_world(tmp_path: Path) -> None:
         assert stage["peak_rss_mb"] > 0, name
         assert stage["rows"] > 0 and stage["rows_per_s"] > 0 and stage["rows_of"], name
     # the world and its counts agree: every landing payment row checked, the valid ones in the mart
-    assert stages["inventory"]["rows"] >= stages["dbt_warehouse"]["rows"] > 0.9 * stages["inventory"]["rows"]
+    assert stages["inventory"]["rows"] >= stages["dbt_daily"]["rows"] > 0.9 * stages["inventory"]["rows"]
 
     total = result["pipeline_total"]
     assert total["wall_s"] == pytest.approx(sum(stages[name]["wall_s"] for name in PIPELINE))
     assert total["peak_rss_mb"] == max(stages[name]["peak_rss_mb"] for name in PIPELINE)
     assert result["ratios"]["incremental_vs_full"] is None  # --skip-dagster
+    assert result["ratios"]["nothing_new_vs_full"] is None
     assert result["ratios"]["baseline_vs_pipeline"] is None  # --skip-baseline
     assert result["scoring"] is None and result["baseline"] is None  # not at the tiny scale
     load = result["definitions_load"]
@@ -58,6 +59,7 @@ def test_bench_measures_every_stage_of_the_tiny_world(tmp_path: Path) -> None:
     assert {
         "dagster_full_pipeline_s",
         "incremental_vs_full",
+        "nothing_new_vs_full",
         "definitions_load_vs_bare_imports",
         "daily_run_history_growth_mb",
         "rerun_warehouse_growth_mb",

@@ -174,3 +174,18 @@ def test_every_writing_asset_holds_the_warehouse_lock(defs: dg.Definitions) -> N
     nodes = [graph.get(key) for key in graph.get_all_asset_keys()]
     writers = {node.assets_def for node in nodes if node.is_materializable}
     assert writers and all(LOCK_KEY in assets_def.required_resource_keys for assets_def in writers)
+
+
+def test_the_dbt_steps_build_no_dbt_adapter_in_process() -> None:
+    """dagster-dbt builds a dbt adapter before every invocation unless the resource says otherwise;
+    the override must stay attached to the method dagster-dbt calls (an upgrade may rename it)."""
+    import inspect
+
+    from dagster_dbt import DbtCliResource
+
+    from orchestration.defs.dbt.resources import WarehouseDbtCli, dbt_resource
+
+    assert "self._initialize_dbt_core_adapter(" in inspect.getsource(DbtCliResource.cli)
+    resource = dbt_resource()
+    assert isinstance(resource, WarehouseDbtCli)
+    assert resource._initialize_dbt_core_adapter(["build"]) is None

@@ -26,7 +26,8 @@ def test_full_pipeline_builds_trains_scores_and_publishes(tiny_pipeline_run: Pip
     # every landing day in one run; dbt in three phases (warehouse/selectors.yml), one invocation
     # each, the daily models of the whole range in one of them
     days = sorted({p.name.removeprefix("date=") for p in env.landing_dir.glob("*/*/date=*")})
-    commands = re.findall(r"Running dbt command: `([^`]*)`", log)
+    dagster_line = r"^\S+ \S+ \+0000 - dagster - INFO - .* - "  # not Python logging's copy of it
+    commands = re.findall(dagster_line + r"Running dbt command: `([^`]*)`", log, re.M)
     assert [command.split("--selector ")[-1].split()[0] for command in commands] == [
         "before_ml",
         "daily",
@@ -50,13 +51,48 @@ def test_full_pipeline_builds_trains_scores_and_publishes(tiny_pipeline_run: Pip
     assert sorted(versions) == [("daily_demand", 1), ("payment_fraud", 1)]
 
 
+def test_make_run_prints_a_line_per_step_and_a_summary(tiny_pipeline_run: PipelineRun) -> None:
+    output = tiny_pipeline_run.output
+    assert tiny_pipeline_run.result.returncode == 0, output[-5000:]
+    lines = output.splitlines()
+    assert len(lines) < 60, output  # Dagster's events are in the log file, not here
+    steps = [line.split()[1] for line in lines if line.startswith("  ok ")]
+    assert steps[0] == "audit__landing_inventory" and steps[-1] == "publish__analytics_duckdb", steps
+    assert {"warehouse_dbt_before_ml", "warehouse_dbt_daily", "warehouse_dbt_after_scores"} <= set(steps)
+    before_ml = next(line for line in lines if "warehouse_dbt_before_ml" in line)
+    assert re.search(r"\d+ tables, [\d,]+ rows; checks \d+ passed, 0 failed", before_ml), before_ml
+    assert re.search(r"payment_fraud_model .* v1 champion", output), output
+    assert re.search(r"marts\.fct_payments +[\d,]+ rows", output), output
+    assert re.search(r"Champion payment_fraud v1, test auc_pr 0\.\d{4}", output), output
+    (log,) = re.findall(r"Full log: (\S+)", output)[-1:]
+    assert "STEP_SUCCESS" in Path(log).read_text()  # the full event stream is there
+
+
+def test_a_second_make_run_with_nothing_new_runs_nothing(tiny_pipeline_run: PipelineRun) -> None:
+    """Nothing landed, nothing changed: no run, no new model version, the same published file."""
+    env = tiny_pipeline_run.env
+    assert tiny_pipeline_run.result.returncode == 0
+    published, built = env.analytics.stat(), env.database.stat()
+    with env.instance() as instance:
+        runs = len(instance.get_runs())
+    again = env.make_run("full_pipeline")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert again.stdout.startswith("Nothing new since run "), again.stdout
+    assert (env.analytics.stat().st_mtime_ns, env.database.stat().st_mtime_ns) == (
+        published.st_mtime_ns,
+        built.st_mtime_ns,
+    )
+    with env.instance() as instance:
+        assert len(instance.get_runs()) == runs
+
+
 def test_no_secret_reaches_an_artifact_or_a_log(tiny_pipeline_run: PipelineRun) -> None:
     """Issue 12: the PII salt was written in clear into the compiled SQL of every dbt invocation
     (and so into dbt.log). It reaches DuckDB as a session variable now; it must not be in any file
     a run leaves: dbt's target and log paths, the Dagster home (event logs, compute logs)."""
     env = tiny_pipeline_run.env
     salt = TEST_PII_SALT.encode()
-    roots = [env.work_dir / "target", env.work_dir / "logs", env.dagster_home]
+    roots = [env.work_dir / "target", env.work_dir / "logs", env.run_logs, env.dagster_home]
     files = [path for root in roots for path in root.rglob("*") if path.is_file()]
     assert len(files) > 50  # the run left its artifacts there
     assert [path for path in files if salt in path.read_bytes()] == []

@@ -94,8 +94,9 @@ PUBLISH = [
 ]
 
 NAMED_POINTS = {
-    "train:after_artifact": ml_cli("train", "payment_fraud"),
-    "train:before_commit": ml_cli("train", "payment_fraud"),
+    # forced: the same spec, rows and code would otherwise keep the registered version, not train
+    "train:after_artifact": ml_cli("train", "--force", "payment_fraud"),
+    "train:before_commit": ml_cli("train", "--force", "payment_fraud"),
     "score:after_spool": ml_cli("score", "payment_fraud", "--days", "2025-02-01", "2025-02-10"),
     "score:in_transaction": ml_cli("score", "payment_fraud", "--days", "2025-02-01", "2025-02-10"),
     "score:before_backtest": ml_cli("score", "daily_demand"),

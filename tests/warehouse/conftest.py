@@ -47,5 +47,7 @@ def built_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltW
     # The pipeline must never need the oracle: it is gone before dbt runs.
     shutil.rmtree(oracle)
     env = DbtEnv(landing_dir=landing, database=root / "warehouse.duckdb", work_dir=root)
+    # a terminal user's fresh build: the ML layer's tables (empty) first, then the whole project
+    env.python("-m", "ml", "tables")
     result = env.dbt("build")
     yield BuiltWarehouse(env=env, defects=defects, build_stdout=result.stdout)
