@@ -42,6 +42,7 @@ INPUTS_TAG = "warehouse/inputs"
 PUBLISHED_TAG = "warehouse/published"
 POLL_SECONDS = 0.5
 UI_URL = "http://127.0.0.1:3000"
+TAIL_LINES = 15
 
 
 def say(line: str) -> None:
@@ -170,7 +171,9 @@ def main(argv: list[str] | None = None) -> int:
         seconds = time.monotonic() - started
         if run is None or code != 0 or not progress.succeeded:
             say(f"{args.job} FAILED after {seconds:.1f} s (exit code {code}).")
-            for failure in progress.failures or [f"see the last lines of {log}"]:
+            # no step failed by name (the definitions did not load, the run was refused): the log's end
+            tail = log.read_text(errors="replace").splitlines()[-TAIL_LINES:]
+            for failure in progress.failures or [f"the last lines of {log}:", *tail]:
                 say(f"  {failure}")
             say(f"Full log: {log}")
             return code or 1

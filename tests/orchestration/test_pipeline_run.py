@@ -137,10 +137,14 @@ def test_a_failing_dbt_test_blocks_training_and_publishing(
     )
     day_folder = env.landing_dir / "shop" / "order_items" / f"date={loaded_on}"
     pq.write_table(line, day_folder / "part-00099.parquet")  # a new file: the copy's links stay intact
-    result = env.run_job("full_pipeline")
+    result = env.make_run("full_pipeline")  # a new file: not the inputs of the last run
     assert result.returncode != 0
-    log = result.stdout + result.stderr
-    assert "accepted_values_int_order_items_aggregated_currency_count" in log
+    # what the person sees: the failing step, the failing test and where the full log is
+    test = "accepted_values_int_order_items_aggregated_currency_count"
+    check = f"intermediate/int_order_items_aggregated:{test}"
+    assert re.search(r"^  FAILED +warehouse_dbt_before_ml", result.stdout, re.M), result.stdout
+    assert f"check failed: {check}" in result.stdout, result.stdout
+    assert "full_pipeline FAILED after" in result.stdout and "Full log: " in result.stdout
     assert sha256(env.analytics) == published  # analysts keep the last good snapshot
     with duckdb.connect(str(env.database), read_only=True) as con:
         assert con.sql("select max(version) from ml.model_registry").fetchone()[0] == 1  # no training
