@@ -45,9 +45,14 @@ def create_statement(table: str, replace: bool = False) -> str:
     return f"{verb} {quote_relation(table)} ({body})"
 
 
+def create_table(con: duckdb.DuckDBPyConnection, table: str, replace: bool = False) -> None:
+    """The `ml` schema and a declared table in it (replaced, or created when missing)."""
+    con.execute(f"create schema if not exists {SCHEMA}")
+    con.execute(create_statement(table, replace=replace))
+
+
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Create every declared score table that does not exist yet (empty); returns them all."""
-    con.execute(f"create schema if not exists {SCHEMA}")
     for table in declared_tables():
-        con.execute(create_statement(table))
+        create_table(con, table)
     return sorted(declared_tables())

@@ -25,7 +25,7 @@ from ml.compiled import LightGBMPredictor, choose
 from ml.crashpoints import crash_point
 from ml.dataset import event_sql, load_test_window, timestamp_sql, to_matrix, unique_columns
 from ml.identifiers import quote, quote_relation, relation_exists
-from ml.output_tables import SOURCES_FILE, create_statement
+from ml.output_tables import SOURCES_FILE, create_table
 from ml.settings import models_dir
 from ml.specs import ModelSpec
 from ml.train import TrainedModel
@@ -181,8 +181,7 @@ class _ScoreWriter:
         """The table as declared (ml/output_tables.py): replaced for a whole window, created when
         missing for a set of days."""
         self.started = True
-        self.cursor.execute("create schema if not exists ml")
-        self.cursor.execute(create_statement(self.spec.output.table, replace=self.days is None))
+        create_table(self.cursor, self.spec.output.table, replace=self.days is None)
         _check_same_columns(self.cursor, self.spec.output.table, first.column_names)
         if self.days is not None:
             self._delete_days()

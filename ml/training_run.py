@@ -56,6 +56,10 @@ def code_version() -> str:
     return commit + (f"-dirty-{hashlib.sha256(changes).hexdigest()[:12]}" if changes else "")
 
 
+def split_rows(data: LabelledData) -> dict[str, int]:
+    return {split: data.part(split).height for split in ("train", "validation", "test")}
+
+
 def unchanged(con: duckdb.DuckDBPyConnection, spec: ModelSpec, data: LabelledData) -> TrainingResult | None:
     """The registered version trained from the same spec, rows and code, as this run's result (None
     when there is none, or when the code version is unknown)."""
@@ -79,7 +83,7 @@ def unchanged(con: duckdb.DuckDBPyConnection, spec: ModelSpec, data: LabelledDat
         metrics=registered.metrics,
         artifact_path=Path(registered.artifact_path),
         training_cutoff=registered.training_cutoff,
-        rows={split: data.part(split).height for split in ("train", "validation", "test")},
+        rows=split_rows(data),
         retrained=False,
     )
 
@@ -168,7 +172,7 @@ def run_training(
             )
         )
 
-    rows = {split: data.part(split).height for split in ("train", "validation", "test")}
+    rows = split_rows(data)
     version = registry.next_version(con, spec.name)
     facts = {
         "training cutoff": cutoff,

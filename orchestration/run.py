@@ -92,6 +92,7 @@ def summary(published: Path) -> list[str]:
     """The published tables with their rows, and each champion with its headline metric."""
     import duckdb
 
+    from ml.identifiers import quote_relation
     from ml.specs import load_specs
 
     lines = [f"Published {published} (open it read-only: duckdb -readonly {published}):"]
@@ -100,7 +101,7 @@ def summary(published: Path) -> list[str]:
             "select schema_name, table_name from duckdb_tables() order by schema_name, table_name"
         ).fetchall()
         for schema, table in tables:
-            (rows,) = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()
+            (rows,) = con.execute(f"select count(*) from {quote_relation(f'{schema}.{table}')}").fetchone()
             lines.append(f"  {schema}.{table:<34} {rows:>12,} rows")
         champions = con.execute(
             "select aliases.model_name, aliases.version, registry.metrics from ml.model_aliases as aliases "
@@ -131,12 +132,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.monotonic()
     first, last = landing_range()
-    if args.day is not None and args.day not in all_landing_days():
+    present = all_landing_days()
+    if args.day is not None and args.day not in present:
         raise SystemExit(f"no landing folder date={args.day} in the landing zone")
     listing, project = landing_listing(), project_digest()
     digest = inputs_digest(listing, project)
     with dg.DagsterInstance.get() as instance:
-        register_landing_days(instance, all_landing_days())
+        register_landing_days(instance, present)
         whole = args.day is None
         if whole and not (args.force or args.full_refresh):
             current = current_run(instance, args.job, digest)

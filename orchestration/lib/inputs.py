@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from stat import S_ISREG
 
 from orchestration.lib.environment import REPO_ROOT, analytics_db, landing_dir
 
@@ -56,11 +57,12 @@ def _project_files() -> list[Path]:
 def landing_listing() -> dict[str, tuple[int, int]]:
     """Every landing file: relative path -> (size, modification time in ns)."""
     landing = landing_dir()
-    return {
-        str(path.relative_to(landing)): (path.stat().st_size, path.stat().st_mtime_ns)
-        for path in landing.rglob("*")
-        if path.is_file()
-    }
+    listing = {}
+    for path in landing.rglob("*"):
+        stat = path.stat()
+        if S_ISREG(stat.st_mode):
+            listing[str(path.relative_to(landing))] = (stat.st_size, stat.st_mtime_ns)
+    return listing
 
 
 def project_digest() -> str:

@@ -15,7 +15,6 @@ from dagster import DagsterEventType, EventLogEntry
 
 # What the progress view reads; every other event is only in the log file.
 EVENT_TYPES = {
-    DagsterEventType.STEP_START,
     DagsterEventType.STEP_SUCCESS,
     DagsterEventType.STEP_FAILURE,
     DagsterEventType.STEP_SKIPPED,
@@ -76,7 +75,6 @@ class Progress:
     emit: Callable[[str], None]
     steps: dict[str, StepTally] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
-    finished: bool = False
     succeeded: bool = False
 
     def handle(self, entry: EventLogEntry) -> None:
@@ -107,7 +105,7 @@ class Progress:
         elif kind == DagsterEventType.STEP_SKIPPED:
             self.emit(f"  skipped  {step} (an upstream step failed or a blocking check did not pass)")
         elif kind in (DagsterEventType.RUN_SUCCESS, DagsterEventType.RUN_FAILURE):
-            self.finished, self.succeeded = True, kind == DagsterEventType.RUN_SUCCESS
+            self.succeeded = kind == DagsterEventType.RUN_SUCCESS
 
     def _step_line(self, status: str, step: str, seconds: float | None, tally: StepTally) -> None:
         took = f"{seconds:7.1f} s" if seconds is not None else " " * 9

@@ -26,6 +26,7 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetMaterialization,
+    AssetsDefinition,
     Output,
     RetryRequested,
 )
@@ -124,16 +125,19 @@ def run_dbt(context: AssetExecutionContext, dbt: DbtCliResource, days: Mapping[s
         )
 
 
-@dbt_assets(
-    manifest=dbt_project().manifest_path,
-    dagster_dbt_translator=TRANSLATOR,
-    name="warehouse_dbt_before_ml",
-    selector="before_ml",
-)
-def warehouse_dbt_before_ml(
-    context: AssetExecutionContext, dbt: DbtCliResource, warehouse_lock: WarehouseLock
-):
-    yield from run_dbt(context, dbt)
+def whole_phase(selector: str) -> AssetsDefinition:
+    """An unpartitioned phase (warehouse/selectors.yml): its dbt build, whole."""
+
+    @dbt_assets(
+        manifest=dbt_project().manifest_path,
+        dagster_dbt_translator=TRANSLATOR,
+        name=f"warehouse_dbt_{selector}",
+        selector=selector,
+    )
+    def phase(context: AssetExecutionContext, dbt: DbtCliResource, warehouse_lock: WarehouseLock):
+        yield from run_dbt(context, dbt)
+
+    return phase
 
 
 @dbt_assets(
@@ -152,16 +156,4 @@ def warehouse_dbt_daily(context: AssetExecutionContext, dbt: DbtCliResource, war
     )
 
 
-@dbt_assets(
-    manifest=dbt_project().manifest_path,
-    dagster_dbt_translator=TRANSLATOR,
-    name="warehouse_dbt_after_scores",
-    selector="after_scores",
-)
-def warehouse_dbt_after_scores(
-    context: AssetExecutionContext, dbt: DbtCliResource, warehouse_lock: WarehouseLock
-):
-    yield from run_dbt(context, dbt)
-
-
-DBT_PHASES = [warehouse_dbt_before_ml, warehouse_dbt_daily, warehouse_dbt_after_scores]
+DBT_PHASES = [whole_phase("before_ml"), warehouse_dbt_daily, whole_phase("after_scores")]
