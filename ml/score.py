@@ -5,6 +5,12 @@ forest when it agrees with LightGBM, see ml/compiled.py) and inserted into the o
 one transaction, so memory stays bounded whatever the table size (DuckDB spills uncommitted rows to
 disk). The whole window replaces the table, or, for a daily spec scoring some landing days, those
 days are deleted and reinserted: a rerun replaces, never duplicates, and a reader never sees half.
+
+Each score keeps a hash of the feature values it was computed from (`features_hash`). A run for some
+landing days also rescores every row of other days whose features changed since it was scored (the
+incremental feature models recompute a payment whose trailing windows gained a late payment, or
+whose chargeback arrived), scores rows that are new there, and deletes the scores of rows that are
+gone: the table then equals a full scoring pass with the same champion.
 """
 
 from __future__ import annotations
@@ -57,8 +63,7 @@ def scoring_where(spec: ModelSpec, cutoff: datetime, days: Days | None = None) -
         where.append(f"{event_sql(spec)} > {timestamp_sql(cutoff)}")
         where.append(f"{event_sql(spec)} <= {timestamp_sql(end)}")
     if days is not None:
-        if spec.scoring.window != "daily":
-            raise ValueError(f"{spec.source_path}: scoring.window is {spec.scoring.window!r}, not daily")
+        _require_daily(spec)
         where.append(_days_sql(spec, days))
     return where
 
@@ -66,6 +71,43 @@ def scoring_where(spec: ModelSpec, cutoff: datetime, days: Days | None = None) -
 def _days_sql(spec: ModelSpec, days: Days) -> str:
     column, (first, last) = quote(spec.scoring.day_column), days
     return f"{column} between date '{first.isoformat()}' and date '{last.isoformat()}'"
+
+
+def features_hash_sql(spec: ModelSpec, relation: str = "") -> str:
+    """A hash of a feature row as stored: its key and every feature the model reads."""
+    prefix = f"{relation}." if relation else ""
+    columns = unique_columns(_key_columns(spec), spec.features.names)
+    return f"hash({', '.join(prefix + quote(c) for c in columns)})"
+
+
+def _same_features_sql(spec: ModelSpec) -> str:
+    """A score (alias `scored`) computed from this feature row (alias `features`) as it is now."""
+    keys = [f"scored.{quote(c)} = features.{quote(c)}" for c in spec.entity_key]
+    return " and ".join([*keys, f"scored.features_hash = {features_hash_sql(spec, 'features')}"])
+
+
+def _require_daily(spec: ModelSpec) -> None:
+    if spec.scoring.window != "daily":
+        raise ValueError(f"{spec.source_path}: scoring.window is {spec.scoring.window!r}, not daily")
+
+
+def _days_to_score_sql(spec: ModelSpec, days: Days, scores_exist: bool) -> str:
+    """The feature rows of the landing days, and those of other days not scored from their
+    features as they are now (new, or changed since)."""
+    if not scores_exist:
+        return _days_sql(spec, days)
+    scores = quote_relation(spec.output.table)
+    return (
+        f"({_days_sql(spec, days)} or not exists "
+        f"(select 1 from {scores} as scored where {_same_features_sql(spec)}))"
+    )
+
+
+def _scores_to_replace_sql(spec: ModelSpec, days: Days, base_where: list[str]) -> str:
+    """The scores of the landing days, and any score whose feature row changed or is gone."""
+    features = quote_relation(spec.features_relation)
+    current = " and ".join([*base_where, _same_features_sql(spec)])
+    return f"{_days_sql(spec, days)} or not exists (select 1 from {features} as features where {current})"
 
 
 def _key_columns(spec: ModelSpec) -> list[str]:
@@ -146,6 +188,7 @@ def _score_batch(
     columns = {key: frame[key].to_arrow() for key in _key_columns(spec)}
     columns[spec.output.score_column] = pa.array(scores, pa.float64())
     columns["model_version"] = pa.array(np.full(len(scores), version, dtype=np.int32))
+    columns["features_hash"] = frame["features_hash"].to_arrow()
     columns["scored_at"] = pa.array([scored_at] * len(scores), pa.timestamp("us"))
     if model.threshold is not None:
         columns["operating_threshold"] = pa.array(np.full(len(scores), model.threshold))
@@ -157,11 +200,12 @@ def _score_batch(
 class _ScoreWriter:
     """Writes scored batches straight into the output table, inside one transaction on a cursor of
     its own (the features stream out on the caller's connection meanwhile): a whole window replaces
-    the table, a set of days deletes and reinserts those days. Nothing is visible before `commit`,
+    the table; otherwise the scores `replace_where` selects are deleted first (a set of landing days
+    and the scores whose features changed). Nothing is visible before `commit`,
     and a crash before it leaves the previous scores, because DuckDB rolls the transaction back."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, spec: ModelSpec, days: Days | None) -> None:
-        self.spec, self.days, self.rows = spec, days, 0
+    def __init__(self, con: duckdb.DuckDBPyConnection, spec: ModelSpec, replace_where: str | None) -> None:
+        self.spec, self.replace_where, self.rows = spec, replace_where, 0
         self.table = quote_relation(spec.output.table)
         self.cursor = con.cursor()
         self.cursor.execute("begin transaction")
@@ -181,23 +225,23 @@ class _ScoreWriter:
         """The table as declared (ml/output_tables.py): replaced for a whole window, created when
         missing for a set of days."""
         self.started = True
-        create_table(self.cursor, self.spec.output.table, replace=self.days is None)
+        create_table(self.cursor, self.spec.output.table, replace=self.replace_where is None)
         _check_same_columns(self.cursor, self.spec.output.table, first.column_names)
-        if self.days is not None:
-            self._delete_days()
+        if self.replace_where is not None:
+            self._delete()
 
-    def _delete_days(self) -> None:
-        assert self.days is not None
-        self.cursor.execute(f"delete from {self.table} where {_days_sql(self.spec, self.days)}")
+    def _delete(self) -> None:
+        assert self.replace_where is not None
+        self.cursor.execute(f"delete from {self.table} as scored where {self.replace_where}")
         crash_point("score:in_transaction")
 
     def commit(self) -> int:
         if (
-            self.days is not None
+            self.replace_where is not None
             and not self.started
             and relation_exists(self.cursor, self.spec.output.table)
         ):
-            self._delete_days()  # a landing day without rows is valid: its old scores are removed
+            self._delete()  # a landing day without rows is valid: its old scores are removed
         crash_point("score:after_spool")
         self.cursor.execute("commit")
         self.cursor.close()
@@ -267,9 +311,17 @@ def score(
     `days` given (first, last inclusive), replacing the scores of those days."""
     champion = registry.resolve(con, spec.name)
     model = load_artifact(Path(champion.artifact_path), champion.artifact_hash)
-    where = scoring_where(spec, champion.training_cutoff, days)
+    where = scoring_where(spec, champion.training_cutoff)
+    replace_where = None
+    if days is not None:
+        _require_daily(spec)
+        replace_where = _scores_to_replace_sql(spec, days, where)
+        where = [*where, _days_to_score_sql(spec, days, relation_exists(con, spec.output.table))]
     # no ORDER BY: every row is scored on its own, and the scan keeps the feature table's order
-    sql = f"select {_feature_sql(spec)} from {quote_relation(spec.features_relation)}"
+    sql = (
+        f"select {_feature_sql(spec)}, {features_hash_sql(spec)} as features_hash "
+        f"from {quote_relation(spec.features_relation)} as features"
+    )
     if where:
         sql += f" where {' and '.join(where)}"
 
@@ -278,7 +330,7 @@ def score(
     flagged = 0
     # the per-leaf tables are built once per pass, not per batch
     attribution = PathAttribution.from_booster(model.booster) if spec.reason_method == "path" else None
-    writer = _ScoreWriter(con, spec, days)
+    writer = _ScoreWriter(con, spec, replace_where)
     try:
         for batch in con.sql(sql).to_arrow_reader(batch_rows):
             if writer.rows == 0:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import subprocess
 import sys
 import time
@@ -128,8 +130,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def ensure_dagster_home() -> None:
+    """`make` sets DAGSTER_HOME; run from a terminal without it, the same instance folder is used."""
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(REPO_ROOT / ".dagster_home")))
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        shutil.copy(REPO_ROOT / "orchestration" / "dagster.yaml", home / "dagster.yaml")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    ensure_dagster_home()
     started = time.monotonic()
     first, last = landing_range()
     present = all_landing_days()

@@ -7,7 +7,8 @@ import os
 import subprocess
 import sys
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ class DbtEnv:
     landing_dir: Path
     database: Path
     work_dir: Path
+    settings: Mapping[str, str] = field(default_factory=dict)  # more environment variables
 
     @property
     def models_dir(self) -> Path:
@@ -47,14 +49,17 @@ class DbtEnv:
             "DBT_LOG_PATH": str(self.work_dir / "logs"),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
             "WAREHOUSE_PII_SALT": TEST_PII_SALT,
+            **self.settings,
         }
 
-    def dbt(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def dbt(
+        self, *args: str, check: bool = True, env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """Run the dbt CLI from the project directory, as a user would in a terminal."""
         result = subprocess.run(
             [str(DBT), *args],
             cwd=WAREHOUSE_DIR,
-            env=self.environ(),
+            env={**self.environ(), **(env or {})},
             capture_output=True,
             text=True,
             timeout=900,

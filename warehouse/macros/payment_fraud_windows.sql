@@ -77,3 +77,13 @@
     {%- endfor -%}
     {{- names | join(',\n        ') }}
 {%- endmacro %}
+
+{#- The longest declared window as an interval literal: how far back a payment's features reach. -#}
+{% macro payment_fraud_lookback() -%}
+    {%- set hours = [] -%}
+    {%- for feature in payment_fraud_windows() -%}
+        {%- set amount, unit = feature.window.split(' ') -%}
+        {%- do hours.append(amount | int * (24 if unit == 'day' else 1)) -%}
+    {%- endfor -%}
+    interval {{ hours | max }} hour
+{%- endmacro %}

@@ -1,3 +1,13 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='payment_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        post_hook="{% if is_incremental() %}delete from {{ this }} where payment_id not in (select payment_id from {{ ref('fct_payments') }}){% endif %}",
+    )
+}}
+
 {#- One row per payment attempt, with features that use only what was known when it was made:
     trailing-window velocity per card, device and customer (the current payment included, later
     ones never), novelty of the device and card for the customer, the customer's country as of the
@@ -5,7 +15,13 @@
     history. The label columns (fraud_chargeback_at) are kept apart from the features: the trainer
     decides which labels were known at its cutoff. The windows are declared once in
     var('payment_fraud_windows'); the online feature store (ml/features) computes every feature here
-    from the same declaration, and its parity test holds it to this table. -#}
+    from the same declaration, and its parity test holds it to this table.
+
+    Incremental: a run recomputes the windows only from the earliest payment that is new, changed or
+    gone since the last run (compared with fct_payments), reading the longest window back from there
+    (payment_fraud_lookback). Everything else is cheap and computed for every payment: first uses,
+    card age, the customer's country and sign-up, the chargeback label. The rows that differ from the
+    table are replaced; payments no longer in fct_payments are deleted. -#}
 with payments as (
     select * from {{ ref('fct_payments') }}
 ),
@@ -26,12 +42,61 @@ customer_first_seen as (
     group by customer_id
 ),
 
-trailing_windows as (
+{% if is_incremental() %}
+    loaded as (
+        select * from {{ this }}
+    ),
+
+    -- the earliest payment that is new, gone or changed since the last run
+    recompute_from as (
+        select min(least(payments.paid_at, loaded.paid_at)) as paid_at
+        from payments
+        full outer join loaded on payments.payment_id = loaded.payment_id
+        where (
+            payments.paid_at, payments.loaded_on, payments.customer_id, payments.card_fingerprint,
+            payments.device_id, payments.is_authorized, payments.amount_usd
+        ) is distinct from (
+            loaded.paid_at, loaded.loaded_on, loaded.customer_id, loaded.card_fingerprint,
+            loaded.device_id, loaded.is_authorized, loaded.amount_usd
+        )
+    ),
+
+    -- the payments whose windows can have changed, and those their windows reach back to
+    window_scope as (
+        select payments.*
+        from payments
+        where payments.paid_at >= (select recompute_from.paid_at from recompute_from) - {{ payment_fraud_lookback() }}
+    ),
+{% else %}
+    window_scope as (
+        select * from payments
+    ),
+{% endif %}
+
+computed_windows as (
     -- the declared windows (var payment_fraud_windows), shared with the online feature store
     select
         payment_id,
+        paid_at,
         {{ payment_fraud_window_columns() }}
-    from payments
+    from window_scope
+),
+
+trailing_windows as (
+    select * from computed_windows
+    {%- if is_incremental() %}
+        where paid_at >= (select recompute_from.paid_at from recompute_from)
+        union all by name
+        -- older payments keep the windows they have: no payment in them changed
+        select
+            payment_id,
+            paid_at,
+            {{ payment_fraud_window_names('loaded') }}
+        from loaded
+        where
+            paid_at < (select recompute_from.paid_at from recompute_from)
+            or (select recompute_from.paid_at from recompute_from) is null
+    {%- endif %}
 ),
 
 first_uses as (
@@ -55,12 +120,14 @@ with_country as (
             and payments.paid_at >= customer_versions.updated_at
 ),
 
-final as (
+features as (
     select
         payments.payment_id,
         payments.paid_at,
         payments.loaded_on,
         payments.customer_id,
+        payments.card_fingerprint,
+        payments.device_id,
         payments.is_authorized,
         payments.amount_usd,
         payments.channel,
@@ -87,6 +154,15 @@ final as (
     inner join with_country on payments.payment_id = with_country.payment_id
     left join customer_first_seen on payments.customer_id = customer_first_seen.customer_id
     left join chargebacks on payments.payment_id = chargebacks.payment_id
+),
+
+final as (
+    select * from features
+    {%- if is_incremental() %}
+        -- only the rows that differ from the table (new or changed) are written
+        except
+        select * from loaded
+    {%- endif %}
 )
 
 select * from final

@@ -1,4 +1,11 @@
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['_source_file', '_source_row_number'],
+        on_schema_change='fail',
+    )
+}}
 
 {%- set rules = required_column_rules([
     'payment_id', 'order_id', 'card_fingerprint', 'amount', 'currency', 'paid_at_raw', 'channel',
@@ -17,6 +24,7 @@
 
 with source as (
     select * from {{ source('payments', 'payments') }}
+    where {{ landing_files_to_load(source('payments', 'payments')) }}
 ),
 
 currencies as (
@@ -27,7 +35,7 @@ orders as (
     select * from {{ ref('stg_shop__orders') }}
 ),
 
-typed as (
+landed as (
     select
         {{ parquet_lineage_columns() }},
         payment_id,
@@ -44,6 +52,16 @@ typed as (
         upper(trim(ip_country)) as ip_country,
         lower(trim(payment_status)) as payment_status
     from source
+),
+
+-- the new rows, and the loaded rows whose classification they can change
+typed as (
+    {{ rows_to_classify(
+        'landed',
+        keys=['payment_id'],
+        recheck='not has_known_order',
+        derived=['usd_per_unit', 'amount_usd', 'has_known_order'],
+    ) }}
 ),
 
 converted as (

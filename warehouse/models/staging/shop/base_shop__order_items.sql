@@ -1,4 +1,11 @@
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['_source_file', '_source_row_number'],
+        on_schema_change='fail',
+    )
+}}
 
 {%- set rules = required_column_rules([
     'order_id', 'line_number', 'product_id', 'quantity', 'unit_price', 'currency',
@@ -14,6 +21,7 @@
 
 with source as (
     select * from {{ source('shop', 'order_items') }}
+    where {{ landing_files_to_load(source('shop', 'order_items')) }}
 ),
 
 currencies as (
@@ -28,7 +36,7 @@ products as (
     select * from {{ ref('stg_catalog__products') }}
 ),
 
-typed as (
+landed as (
     select
         {{ parquet_lineage_columns() }},
         order_id,
@@ -38,6 +46,16 @@ typed as (
         try_cast(unit_price as decimal(12, 2)) as unit_price,
         upper(trim(currency)) as currency
     from source
+),
+
+-- the new rows, and the loaded rows whose classification they can change
+typed as (
+    {{ rows_to_classify(
+        'landed',
+        keys=['order_id', 'line_number'],
+        recheck='not has_known_order or not has_known_product',
+        derived=['usd_per_unit', 'unit_price_usd', 'has_known_order', 'has_known_product'],
+    ) }}
 ),
 
 checked as (

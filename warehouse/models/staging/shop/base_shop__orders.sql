@@ -1,4 +1,11 @@
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['_source_file', '_source_row_number'],
+        on_schema_change='fail',
+    )
+}}
 
 {%- set rules = required_column_rules([
     'order_id', 'store_id', 'channel', 'ordered_at_raw', 'order_status',
@@ -13,13 +20,14 @@
 
 with source as (
     select * from {{ source('shop', 'orders') }}
+    where {{ landing_files_to_load(source('shop', 'orders')) }}
 ),
 
 stores as (
     select * from {{ ref('stores') }}
 ),
 
-typed as (
+landed as (
     select
         {{ parquet_lineage_columns() }},
         order_id,
@@ -30,6 +38,11 @@ typed as (
         {{ to_utc_timestamp('ordered_at') }} as ordered_at,
         lower(trim(order_status)) as order_status
     from source
+),
+
+-- the new rows, and the loaded rows whose classification they can change
+typed as (
+    {{ rows_to_classify('landed', keys=['order_id'], recheck='false', derived=['has_known_store']) }}
 ),
 
 checked as (
