@@ -27,7 +27,7 @@ class DbtEnv:
     landing_dir: Path
     database: Path
     work_dir: Path
-    settings: Mapping[str, str] = field(default_factory=dict)  # more environment variables
+    settings: Mapping[str, str] = field(default_factory=dict, kw_only=True)  # more environment variables
 
     @property
     def models_dir(self) -> Path:

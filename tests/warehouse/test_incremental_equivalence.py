@@ -68,7 +68,9 @@ def warehouses(tmp_path_factory: pytest.TempPathFactory) -> Warehouses:
     held_back = days[-HELD_BACK_DAYS:]
     settings = {"MODEL_SPECS_DIR": str(tiny_specs(root / "specs"))}
 
-    incremental = DbtEnv(root / "inc" / "landing", root / "inc" / "warehouse.duckdb", root / "inc", settings)
+    incremental = DbtEnv(
+        root / "inc" / "landing", root / "inc" / "warehouse.duckdb", root / "inc", settings=settings
+    )
     _copy_days(landing, incremental.landing_dir, set(days) - set(held_back))
     incremental.python("-m", "ml", "tables")
     incremental.dbt("build")
@@ -79,7 +81,9 @@ def warehouses(tmp_path_factory: pytest.TempPathFactory) -> Warehouses:
         _copy_days(landing, incremental.landing_dir, {folder})
         _daily_run(incremental, folder.removeprefix("date="))
 
-    full = DbtEnv(incremental.landing_dir, root / "full" / "warehouse.duckdb", root / "full", settings)
+    full = DbtEnv(
+        incremental.landing_dir, root / "full" / "warehouse.duckdb", root / "full", settings=settings
+    )
     full.work_dir.mkdir()
     shutil.copy(incremental.database, full.database)
     shutil.copytree(incremental.models_dir, full.models_dir)

@@ -31,12 +31,17 @@ def load_lint():
 def test_the_incremental_models_come_from_the_manifest() -> None:
     lint = load_lint()
     manifest = json.loads((WAREHOUSE_DIR / "target" / "manifest.json").read_text())
-    found = lint.incremental_models(manifest)
+    found = {
+        (schema, name, path): columns for schema, name, path, columns in lint.incremental_models(manifest)
+    }
     assert ("marts", "fct_payments", "models/marts/finance/fct_payments.sql") in found
     assert all(
         manifest["nodes"][f"model.warehouse.{Path(path).stem}"]["config"]["materialized"] == "incremental"
         for _, _, path in found
     )
+    # an incremental branch that reads its own table finds the documented columns there
+    base = found["staging", "base_payments__payments", "models/staging/payments/base_payments__payments.sql"]
+    assert '"_source_file" varchar' in base and '"_dq_reason" varchar' in base
 
 
 def digest(path: Path) -> str:
@@ -49,7 +54,7 @@ def test_lint_after_a_build_is_clean_on_both_branches(tiny_pipeline_run: Pipelin
     assert tiny_pipeline_run.result.returncode == 0
     # the built warehouse is the profile's database here: against it, is_incremental() is true
     lint = load_lint()
-    paths = [path for *_, path in lint.incremental_models(lint.load_manifest())]
+    paths = [path for _, _, path, _ in lint.incremental_models(lint.load_manifest())]
     built, manifest = digest(env.database), digest(WAREHOUSE_DIR / "target" / "manifest.json")
     result = subprocess.run(
         [sys.executable, str(LINT), *paths],

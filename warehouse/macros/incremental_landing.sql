@@ -60,7 +60,7 @@
     select * from {{ landed }}
     {%- if is_incremental() %}
         union all by name
-        select * exclude ({{ (derived + ['_dq_reason', '_is_duplicate']) | join(', ') }})
+        select {{ relation_columns(this, exclude=derived + ['_dq_reason', '_is_duplicate']) }}
         from {{ this }}
         where ({{ key_list }}) in (
             select {{ key_list }} from {{ landed }}
@@ -69,4 +69,14 @@
             where {{ recheck }}
         )
     {%- endif %}
+{%- endmacro %}
+
+{#- The columns of a built relation, quoted, in order, but those in `exclude`: an incremental branch
+    names the columns it reads from its own table rather than selecting a wildcard. -#}
+{% macro relation_columns(relation, exclude=[]) -%}
+    {%- set names = [] -%}
+    {%- for column in adapter.get_columns_in_relation(relation) if column.name not in exclude -%}
+        {%- do names.append(adapter.quote(column.name)) -%}
+    {%- endfor -%}
+    {{ return(names | join(', ')) }}
 {%- endmacro %}

@@ -30,21 +30,34 @@ import duckdb
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 
-def incremental_models(manifest: dict) -> list[tuple[str, str, str]]:
-    """(schema, relation name, path under the project) of every incremental model, sorted."""
+Relation = tuple[str, str, str, str]  # schema, name, path under the project, column definitions
+
+
+def incremental_models(manifest: dict) -> list[Relation]:
+    """(schema, relation name, path under the project, columns) of every incremental model, sorted.
+    The columns are the documented ones (every model documents all of its columns), typed as declared
+    or as varchar: an incremental branch may query its own table, as the base models do."""
     return sorted(
-        (node["schema"], node.get("alias") or node["name"], node["original_file_path"])
+        (
+            node["schema"],
+            node.get("alias") or node["name"],
+            node["original_file_path"],
+            ", ".join(
+                f'"{name}" {column.get("data_type") or "varchar"}' for name, column in node["columns"].items()
+            )
+            or "placeholder integer",
+        )
         for node in manifest["nodes"].values()
         if node["resource_type"] == "model" and node["config"].get("materialized") == "incremental"
     )
 
 
-def create_relations(database: Path, relations: list[tuple[str, str, str]]) -> None:
+def create_relations(database: Path, relations: list[Relation]) -> None:
     """An empty table at each relation: enough for dbt to consider the model built."""
     with duckdb.connect(str(database)) as con:
-        for schema, name, _ in relations:
+        for schema, name, _, columns in relations:
             con.execute(f'create schema if not exists "{schema}"')
-            con.execute(f'create table "{schema}"."{name}" (placeholder integer)')
+            con.execute(f'create table "{schema}"."{name}" ({columns})')
 
 
 def sqlfluff(paths: list[str], database: Path, work: Path) -> int:
@@ -85,7 +98,7 @@ def main(paths: list[str]) -> int:
         status = sqlfluff(paths, first_run, work)
         print(f"sqlfluff: incremental branches of {len(relations)} incremental model(s)", flush=True)
         if relations:
-            status = max(status, sqlfluff([path for *_, path in relations], incremental, work))
+            status = max(status, sqlfluff([path for _, _, path, _ in relations], incremental, work))
         return status
 
 

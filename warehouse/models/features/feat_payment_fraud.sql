@@ -161,7 +161,7 @@ final as (
     {%- if is_incremental() %}
         -- only the rows that differ from the table (new or changed) are written
         except
-        select * from loaded
+        select {{ relation_columns(this) }} from loaded
     {%- endif %}
 )
 
