@@ -22,7 +22,7 @@ def publish_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
         kinds={"duckdb"},
         required_resource_keys={LOCK_KEY},
         description="data/analytics.duckdb: the marts and ml schemas, replaced atomically for analysts; "
-        "then the build file is rewritten if more than 1% of it is free space.",
+        "then the build file is rewritten if more than 25% of it is free space.",
     )
     def analytics_duckdb(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         result = publish(warehouse_db(), analytics_db())
