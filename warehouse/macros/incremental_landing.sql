@@ -70,13 +70,3 @@
         )
     {%- endif %}
 {%- endmacro %}
-
-{#- The columns of a built relation, quoted, in order, but those in `exclude`: an incremental branch
-    names the columns it reads from its own table rather than selecting a wildcard. -#}
-{% macro relation_columns(relation, exclude=[]) -%}
-    {%- set names = [] -%}
-    {%- for column in adapter.get_columns_in_relation(relation) if column.name not in exclude -%}
-        {%- do names.append(adapter.quote(column.name)) -%}
-    {%- endfor -%}
-    {{ return(names | join(', ')) }}
-{%- endmacro %}

@@ -4,7 +4,7 @@
         unique_key='payment_id',
         incremental_strategy='delete+insert',
         on_schema_change='fail',
-        post_hook="{% if is_incremental() %}delete from {{ this }} where payment_id not in (select payment_id from {{ ref('fct_payments') }}){% endif %}",
+        post_hook="{{ delete_rows_missing_from('payment_id', ref('fct_payments')) }}",
     )
 }}
 
@@ -157,12 +157,8 @@ features as (
 ),
 
 final as (
-    select * from features
-    {%- if is_incremental() %}
-        -- only the rows that differ from the table (new or changed) are written
-        except
-        select {{ relation_columns(this) }} from loaded
-    {%- endif %}
+    -- on an incremental run, only the rows that differ from the table (new or changed)
+    {{ rows_not_in_table('features') }}
 )
 
 select * from final

@@ -3,8 +3,19 @@
     demand are counted per business day, not per UTC day, so an evening sale in Los Angeles stays
     on the day it happened. -#}
 
-{# a table, not a view: its five tests and two models would each recompute the ASOF join #}
-{{ config(materialized='table') }}
+{# a table, not a view: its five tests and two models would each recompute the ASOF join.
+   Incremental: every order's business time zone is found again (a late account version can move
+   one), and the local day, the costly part (a time zone per row), is computed and written only for
+   orders that are new or whose time zone or time changed. #}
+{{
+    config(
+        materialized='incremental',
+        unique_key='order_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        post_hook="{{ delete_rows_missing_from('order_id', ref('stg_shop__orders')) }}",
+    )
+}}
 
 with orders as (
     select * from {{ ref('stg_shop__orders') }}
@@ -48,12 +59,34 @@ zoned as (
     left join countries on orders_with_customer_country.customer_country_code = countries.country_code
 ),
 
+{% if is_incremental() %}
+    dated as (
+        select * from {{ this }}
+    ),
+
+    to_date as (
+        select zoned.*
+        from zoned
+        left join dated
+            on
+                zoned.order_id = dated.order_id
+                and zoned.ordered_at = dated.ordered_at
+                and zoned.business_timezone = dated.business_timezone
+        where dated.order_id is null
+    ),
+{% else %}
+    to_date as (
+        select * from zoned
+    ),
+{% endif %}
+
 final as (
     select
         order_id,
+        ordered_at,
         business_timezone,
         {{ local_date('ordered_at', 'business_timezone') }} as business_date
-    from zoned
+    from to_date
 )
 
 select * from final

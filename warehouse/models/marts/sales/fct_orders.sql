@@ -1,3 +1,16 @@
+{#- One row per order. Incremental: every order is computed (a late item changes its totals, a late
+    account version its business day) and only the rows that changed are written
+    (macros/incremental_changes.sql). -#}
+{{
+    config(
+        materialized='incremental',
+        unique_key='order_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        post_hook="{{ delete_rows_missing_from('order_id', ref('stg_shop__orders')) }}",
+    )
+}}
+
 with orders as (
     select * from {{ ref('stg_shop__orders') }}
 ),
@@ -10,7 +23,7 @@ business_days as (
     select * from {{ ref('int_orders_business_dated') }}
 ),
 
-final as (
+orders_with_totals as (
     select
         orders.order_id,
         orders.customer_id,
@@ -30,6 +43,10 @@ final as (
     from orders
     left join order_totals on orders.order_id = order_totals.order_id
     inner join business_days on orders.order_id = business_days.order_id
+),
+
+final as (
+    {{ rows_not_in_table('orders_with_totals') }}
 )
 
 select * from final
