@@ -24,7 +24,7 @@
 
     lines as (
         select
-            filename as _source_file,
+            {{ landing_file_path('filename') }} as _source_file,
             cast(regexp_extract(filename, 'date=([0-9]{4}-[0-9]{2}-[0-9]{2})', 1) as date) as _loaded_on,
             unnest(generate_series(1, len(lines))) as _source_row_number,
             unnest(lines) as _source_row

@@ -2,7 +2,8 @@
 
     Landing files are immutable (a re-send or a late file is a new part file, usually in a later day's
     folder), so "what is new" is a set of files: those in the landing zone whose rows are not in the
-    table yet. Each new row is classified as in a full build, and the rows whose classification can
+    table yet, by their path inside the landing zone (landing_file_path), so that the terminal's
+    relative LANDING_DIR and Dagster's absolute one name the same files. Each new row is classified as in a full build, and the rows whose classification can
     change with it are classified again from the table:
     - every row sharing a natural key with a new row (deduplication: the earliest-loaded valid copy
       wins, so a new copy can make an old one a duplicate or the other way round);
@@ -20,17 +21,18 @@
     {%- endif -%}
     {%- set query -%}
         with landed as (
-            select distinct filename as source_file from {{ source_relation }}
+            select distinct filename, {{ landing_file_path('filename') }} as source_file
+            from {{ source_relation }}
         ),
 
         loaded as (
             select distinct _source_file as source_file from {{ this }}
         )
 
-        select 'new' as kind, landed.source_file from landed anti join loaded using (source_file)
+        select 'new' as kind, landed.filename as file from landed anti join loaded using (source_file)
         union all
-        select 'gone' as kind, loaded.source_file from loaded anti join landed using (source_file)
-        order by kind, source_file
+        select 'gone' as kind, loaded.source_file as file from loaded anti join landed using (source_file)
+        order by kind, file
     {%- endset -%}
     {%- set rows = run_query(query).rows -%}
     {%- set gone = rows | selectattr(0, 'equalto', 'gone') | map(attribute=1) | list -%}

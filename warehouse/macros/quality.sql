@@ -37,9 +37,16 @@
     )
 {%- endmacro %}
 
+{#- A landing file's path inside the landing zone (system/table/date=D/part-N.ext), whatever the
+    landing zone's own path: the same file has the same name from the terminal (a relative
+    LANDING_DIR) and from Dagster (an absolute one), and after the zone moves. -#}
+{% macro landing_file_path(filename) -%}
+    coalesce(nullif(regexp_extract({{ filename }}, '[^/]+/[^/]+/date=[^/]+/[^/]+$'), ''), {{ filename }})
+{%- endmacro %}
+
 {#- The lineage columns every base model carries, from a hive-partitioned parquet source. -#}
 {% macro parquet_lineage_columns(source_cte='source') -%}
-    filename as _source_file,
+    {{ landing_file_path('filename') }} as _source_file,
     cast(date as date) as _loaded_on,
     file_row_number + 1 as _source_row_number,
     to_json({{ source_cte }}) as _source_row
