@@ -282,3 +282,14 @@ def test_every_model_and_column_is_documented_and_tested(built_warehouse: BuiltW
         assert unique_id in tested or model["name"] in tested, f"{unique_id} has no test"
         if model["fqn"][1] == "marts":
             assert model["config"]["contract"]["enforced"], f"{unique_id} has no enforced contract"
+
+
+def test_landing_files_are_named_by_their_path_in_the_landing_zone(built_warehouse: BuiltWarehouse) -> None:
+    """The incremental base models recognise loaded files by this name, so it must not depend on
+    where the landing zone is or how it was given (relative from a terminal, absolute from Dagster)."""
+    names = built_warehouse.query(
+        "select distinct _source_file from staging.base_payments__payments "
+        "union select distinct source_file from quarantine.rejected_rows"
+    )
+    pattern = re.compile(r"[a-z]+/[a-z_]+/date=\d{4}-\d{2}-\d{2}/part-\d{5}\.(parquet|csv)")
+    assert names and all(pattern.fullmatch(name) for (name,) in names), names[:5]
