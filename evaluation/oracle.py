@@ -15,6 +15,8 @@ import duckdb
 import numpy as np
 from sklearn.metrics import average_precision_score
 
+from ml.duckdb_limits import connect
+
 FRAUD_RATIO_FLOOR = 0.90
 DEMAND_ORACLE_RATIO_CEILING = 1.15
 DEMAND_BASELINE_IMPROVEMENT = 0.20
@@ -108,5 +110,5 @@ def demand_checks(con: duckdb.DuckDBPyConnection, oracle_dir: Path) -> list[Chec
 
 
 def run_checks(warehouse: Path, oracle_dir: Path) -> list[Check]:
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with connect(warehouse, read_only=True) as con:
         return [fraud_check(con, oracle_dir), *demand_checks(con, oracle_dir)]

@@ -8,9 +8,8 @@ import sys
 import time
 from datetime import UTC, date, datetime
 
-import duckdb
-
 from ml import registry
+from ml.duckdb_limits import connect
 from ml.errors import ArtifactError, FeatureRelationError, ModelNotFoundError, SpecError
 from ml.score import score
 from ml.settings import models_dir, warehouse_path
@@ -31,7 +30,7 @@ def _selected(names: list[str]):
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    with duckdb.connect(str(warehouse_path())) as con:
+    with connect(warehouse_path()) as con:
         for spec in _selected(args.models):
             started = time.perf_counter()
             result = run_training(con, spec, models_dir(), _now(), as_of=args.as_of, force=args.force)
@@ -48,7 +47,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_score(args: argparse.Namespace) -> None:
-    with duckdb.connect(str(warehouse_path())) as con:
+    with connect(warehouse_path()) as con:
         for spec in _selected(args.models):
             started = time.perf_counter()
             result = score(con, spec, _now(), days=tuple(args.days) if args.days else None)
@@ -63,7 +62,7 @@ def cmd_score(args: argparse.Namespace) -> None:
 def cmd_monitor(args: argparse.Namespace) -> None:
     from ml.monitoring.run import monitor
 
-    with duckdb.connect(str(warehouse_path())) as con:
+    with connect(warehouse_path()) as con:
         for spec in _selected(args.models):
             result = monitor(con, spec, _now(), as_of=args.as_of)
             print(
@@ -76,7 +75,7 @@ def cmd_monitor(args: argparse.Namespace) -> None:
 
 
 def cmd_rollback(args: argparse.Namespace) -> None:
-    with duckdb.connect(str(warehouse_path())) as con:
+    with connect(warehouse_path()) as con:
         registry.ensure_schema(con)
         registry.rollback(con, args.model, args.version, args.reason, _now())
         print(f"{args.model}: champion is now v{args.version}")
@@ -86,7 +85,7 @@ def cmd_tables(args: argparse.Namespace) -> None:
     from ml.monitoring.tables import ensure_tables as ensure_monitoring_tables
     from ml.output_tables import ensure_tables
 
-    with duckdb.connect(str(warehouse_path())) as con:
+    with connect(warehouse_path()) as con:
         registry.ensure_schema(con)
         ensure_monitoring_tables(con)
         for table in ensure_tables(con):
@@ -94,7 +93,7 @@ def cmd_tables(args: argparse.Namespace) -> None:
 
 
 def cmd_status(args: argparse.Namespace) -> None:
-    with duckdb.connect(str(warehouse_path()), read_only=True) as con:
+    with connect(warehouse_path(), read_only=True) as con:
         rows = con.sql(
             "select r.model_name, r.version, r.training_cutoff, a.alias, r.trained_at "
             "from ml.model_registry r left join ml.model_aliases a using (model_name, version) "

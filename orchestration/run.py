@@ -92,13 +92,12 @@ def follow(instance: dg.DagsterInstance, run_id: str, process: subprocess.Popen,
 
 def summary(published: Path) -> list[str]:
     """The published tables with their rows, and each champion with its headline metric."""
-    import duckdb
-
+    from ml.duckdb_limits import connect
     from ml.identifiers import quote_relation
     from ml.specs import load_specs
 
     lines = [f"Published {published} (open it read-only: duckdb -readonly {published}):"]
-    with duckdb.connect(str(published), read_only=True) as con:
+    with connect(published, read_only=True) as con:
         tables = con.execute(
             "select schema_name, table_name from duckdb_tables() order by schema_name, table_name"
         ).fetchall()

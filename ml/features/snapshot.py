@@ -13,6 +13,7 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
+from ml.duckdb_limits import connect
 from ml.features.errors import SnapshotError
 from ml.features.events import Event
 from ml.settings import REPO_ROOT
@@ -48,7 +49,7 @@ def read_snapshot(path: Path, retention_us: int) -> SnapshotState:
     retention_us. The connection is read-only and closed before returning."""
     if not path.exists():
         raise SnapshotError(f"{path}: no published snapshot there")
-    with duckdb.connect(str(path), read_only=True) as con:
+    with connect(path, read_only=True) as con:
         _check_tables(con, path)
         (newest_us,) = con.execute("select epoch_us(max(paid_at)) from marts.fct_payments").fetchone()
         cutoff_us = newest_us - retention_us if newest_us is not None else 0

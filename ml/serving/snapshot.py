@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 
 from ml import registry
+from ml.duckdb_limits import connect
 from ml.features import PaymentEvent
 from ml.registry import RegisteredVersion
 
@@ -29,13 +29,13 @@ EVENT_COLUMNS = (
 
 
 def read_champion(snapshot: Path, model_name: str) -> RegisteredVersion:
-    with duckdb.connect(str(snapshot), read_only=True) as con:
+    with connect(snapshot, read_only=True) as con:
         return registry.resolve(con, model_name)
 
 
 def latest_payments(snapshot: Path, limit: int) -> list[PaymentEvent]:
     """The snapshot's latest authorized payments (the rows the model scores), newest first."""
-    with duckdb.connect(str(snapshot), read_only=True) as con:
+    with connect(snapshot, read_only=True) as con:
         rows = con.execute(
             f"select {', '.join(EVENT_COLUMNS)} from marts.fct_payments where is_authorized "
             "order by paid_at desc, payment_id limit ?",
@@ -47,7 +47,7 @@ def latest_payments(snapshot: Path, limit: int) -> list[PaymentEvent]:
 def payment_ids_held(snapshot: Path, payment_ids: Sequence[str]) -> set[str]:
     """Which of these payments the snapshot's marts.fct_payments holds."""
     wanted = pa.table({"payment_id": pa.array(list(payment_ids), pa.string())})
-    with duckdb.connect(str(snapshot), read_only=True) as con:
+    with connect(snapshot, read_only=True) as con:
         con.register("_wanted", wanted)
         rows = con.execute(
             "select payment_id from marts.fct_payments where payment_id in (select payment_id from _wanted)"

@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import dagster as dg
-import duckdb
 
+from ml.duckdb_limits import connect
 from ml.specs import ModelSpec, load_specs
 from orchestration.defs.ml.assets import RETRAIN_REASON_TAG, model_key
 from orchestration.lib.environment import analytics_db
@@ -143,7 +143,7 @@ def retrain_on_monitoring(context: dg.SensorEvaluationContext):
     if not snapshot.exists():
         return dg.SkipReason(f"no published snapshot at {snapshot} yet")
     specs = load_specs()
-    with duckdb.connect(str(snapshot), read_only=True) as con:
+    with connect(snapshot, read_only=True) as con:
         if not registry_published(con):
             return dg.SkipReason("the published snapshot has no model registry yet")
         decisions = [decide(con, spec) for spec in specs.values()]

@@ -29,6 +29,7 @@ from pathlib import Path
 import duckdb
 
 from ml.crashpoints import crash_point
+from ml.duckdb_limits import connect
 from orchestration.lib.durable import fsync
 
 FREE_FRACTION = 0.25
@@ -59,7 +60,7 @@ def compact_if_fragmented(path: Path, threshold: float = FREE_FRACTION) -> Compa
         stale.unlink(missing_ok=True)
     before = path.stat().st_size
     try:
-        con = duckdb.connect(str(path))
+        con = connect(path)
     except duckdb.IOException as error:
         note = f"skipped: {path} is open in another process ({str(error).splitlines()[0]})"
         return Compaction(path, before, before, float("nan"), False, note)

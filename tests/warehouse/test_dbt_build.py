@@ -293,3 +293,21 @@ def test_landing_files_are_named_by_their_path_in_the_landing_zone(built_warehou
     )
     pattern = re.compile(r"[a-z]+/[a-z_]+/date=\d{4}-\d{2}-\d{2}/part-\d{5}\.(parquet|csv)")
     assert names and all(pattern.fullmatch(name) for (name,) in names), names[:5]
+
+
+def test_dbt_gets_the_same_duckdb_limits_as_python(built_warehouse: BuiltWarehouse) -> None:
+    """warehouse/plugins/duckdb_limits.py applies ml/duckdb_limits.py's settings to dbt's DuckDB."""
+    result = built_warehouse.env.dbt(
+        "show",
+        "--inline",
+        "select current_setting('memory_limit') as memory, current_setting('threads') as threads",
+        env={"WAREHOUSE_MEMORY_LIMIT": "1GB", "WAREHOUSE_THREADS": "1"},
+    )
+    assert re.search(r"\|\s*953\.6 MiB\s*\|\s*1\s*\|", result.stdout), result.stdout
+    refused = built_warehouse.env.dbt(
+        "show", "--inline", "select 1", env={"WAREHOUSE_THREADS": "x"}, check=False
+    )
+    assert (
+        refused.returncode != 0
+        and "WAREHOUSE_THREADS must be a positive integer" in refused.stdout + refused.stderr
+    )

@@ -21,7 +21,6 @@ import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
-import duckdb
 from dagster import (
     AssetExecutionContext,
     AssetKey,
@@ -32,6 +31,7 @@ from dagster import (
 )
 from dagster_dbt import DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
+from ml.duckdb_limits import connect
 from ml.identifiers import quote_relation
 from orchestration.defs.dbt.resources import dbt_project
 from orchestration.defs.lock import WarehouseLock  # held for the run: see orchestration/defs/lock.py
@@ -61,7 +61,7 @@ def lock_retry_or_raise(error: Exception, retry_number: int) -> None:
 
 def row_counts(keys: list[AssetKey]) -> dict[AssetKey, int]:
     """Rows of each materialized table, read once dbt released the file."""
-    with duckdb.connect(str(warehouse_db()), read_only=True) as con:
+    with connect(warehouse_db(), read_only=True) as con:
         return {
             key: int(con.execute(f"select count(*) from {quote_relation('.'.join(key.path))}").fetchone()[0])
             for key in keys

@@ -6,8 +6,8 @@ appears in the graph with no Python change."""
 from datetime import UTC, datetime
 
 import dagster as dg
-import duckdb
 
+from ml.duckdb_limits import connect
 from ml.identifiers import quote, quote_relation
 from ml.settings import models_dir
 from ml.specs import ModelSpec, load_specs
@@ -67,7 +67,7 @@ def training_asset(spec: ModelSpec) -> dg.AssetsDefinition:
 
         # a run the retraining sensor started says why; the alias history keeps it with the gate's verdict
         trigger = context.run.tags.get(RETRAIN_REASON_TAG)
-        with duckdb.connect(str(warehouse_db())) as con:
+        with connect(warehouse_db()) as con:
             result = run_training(con, spec, models_dir(), now_utc(), trigger=trigger)
         card = (result.artifact_path / "card.md").read_text()
         role = "champion" if result.promoted else "challenger"
@@ -128,7 +128,7 @@ def scoring_asset(spec: ModelSpec) -> dg.AssetsDefinition:
         days = partition_days(context) if daily else None
         if days:
             context.log.info(f"scoring landing days {days[0]} to {days[1]} in one pass")
-        with duckdb.connect(str(warehouse_db())) as con:
+        with connect(warehouse_db()) as con:
             result = score(con, spec, now_utc(), days=days)
             column, table = quote(spec.output.score_column), quote_relation(spec.output.table)
             nulls, low, high = con.execute(

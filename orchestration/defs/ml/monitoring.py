@@ -6,8 +6,8 @@ the retraining sensor (orchestration/defs/automation.py) acts on their verdicts.
 
 # no `from __future__ import annotations`: Dagster checks the context annotation at runtime
 import dagster as dg
-import duckdb
 
+from ml.duckdb_limits import connect
 from ml.monitoring.checks import FEATURE_DRIFT, MATURED_PERFORMANCE, PREDICTION_DRIFT, Verdict
 from ml.specs import ModelSpec, load_specs
 from orchestration.defs.lock import LOCK_KEY
@@ -74,7 +74,7 @@ def monitoring_asset(spec: ModelSpec) -> dg.AssetsDefinition:
     def monitoring(context: dg.AssetExecutionContext):
         from ml.monitoring.run import monitor
 
-        with duckdb.connect(str(warehouse_db())) as con:
+        with connect(warehouse_db()) as con:
             result = monitor(con, spec, now_utc())
         window = f"{result.latest_window[0]}..{result.latest_window[1]}" if result.latest_window else "none"
         context.log.info(

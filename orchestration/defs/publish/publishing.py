@@ -12,9 +12,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
-
 from ml.crashpoints import crash_point
+from ml.duckdb_limits import connect
 from orchestration.lib.durable import fsync
 
 PUBLISHED_SCHEMAS = ("marts", "ml")
@@ -34,7 +33,7 @@ def publish(build_file: Path, target: Path) -> Published:
     staging = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     tables: dict[str, int] = {}
     try:
-        with duckdb.connect(str(staging)) as out:
+        with connect(staging) as out:
             out.execute(f"attach '{build_file}' as build (read_only)")
             relations = out.execute(
                 "select schema_name, table_name from duckdb_tables() where database_name = 'build' "
@@ -70,7 +69,7 @@ class PublishAuditError(RuntimeError):
 
 def audit(candidate: Path, expected: dict[str, int]) -> None:
     """Reopen the candidate read-only: every expected table is there with the expected rows."""
-    with duckdb.connect(str(candidate), read_only=True) as con:
+    with connect(candidate, read_only=True) as con:
         found = {
             f"{schema}.{table}": con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
             for schema, table in con.execute("select schema_name, table_name from duckdb_tables()").fetchall()

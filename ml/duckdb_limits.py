@@ -1,0 +1,53 @@
+"""DuckDB's resource limits: one definition for dbt (warehouse/plugins/duckdb_limits.py) and for every
+Python connection to the warehouse (`connect`).
+
+By default a DuckDB database takes 80% of the machine's memory for its buffers and every core. Beside
+LightGBM, Dagster and an analyst's session on one laptop that is too much, and at the L scale (10M
+payments) the build peaked at 21.5 GiB. Past its memory limit DuckDB spills operators (sorts, joins,
+aggregates, uncommitted rows) to its temporary directory instead of growing.
+
+- WAREHOUSE_MEMORY_LIMIT: DuckDB's memory_limit (e.g. 3GB, 512MB; default: DuckDB's, 80% of RAM);
+- WAREHOUSE_THREADS: DuckDB's threads (default: every core);
+- WAREHOUSE_TEMP_DIR: where it spills (default: beside the database file, `<file>.tmp`).
+
+Unset, each is DuckDB's own default, as before these settings existed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import duckdb
+
+_SIZE = re.compile(r"^\d+(\.\d+)?\s*([KMGT]i?B|B)$", re.IGNORECASE)
+
+
+def limits() -> dict[str, str]:
+    """The settings to apply, checked: a value that is not a size, a count or a path is refused."""
+    settings = {}
+    memory = os.environ.get("WAREHOUSE_MEMORY_LIMIT", "").strip()
+    if memory:
+        if not _SIZE.match(memory):
+            raise ValueError(f"WAREHOUSE_MEMORY_LIMIT must be a size such as 3GB or 512MB, got {memory!r}")
+        settings["memory_limit"] = memory
+    threads = os.environ.get("WAREHOUSE_THREADS")
+    if threads:
+        if not threads.isdigit() or int(threads) < 1:
+            raise ValueError(f"WAREHOUSE_THREADS must be a positive integer, got {threads!r}")
+        settings["threads"] = threads
+    temp = os.environ.get("WAREHOUSE_TEMP_DIR")
+    if temp:
+        settings["temp_directory"] = str(Path(temp).resolve())
+    return settings
+
+
+def set_statements() -> list[str]:
+    """The limits as SET statements, for a connection that is already open (dbt's)."""
+    return [f"set {name} = '{value.replace(chr(39), chr(39) * 2)}'" for name, value in limits().items()]
+
+
+def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A connection to a warehouse file with the limits applied."""
+    return duckdb.connect(str(path), read_only=read_only, config=limits())
