@@ -23,6 +23,7 @@ import psutil
 
 from bench.measure import StageResult, throughput
 from bench.stages import PIPELINE_STAGE_NAMES, REPO_ROOT, ScaleRun, storage_growth
+from ml.duckdb_limits import limits
 from orchestration.lib.markdown import markdown_table
 
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
@@ -176,6 +177,8 @@ def result_document(run: ScaleRun, definitions: dict, timestamp: datetime) -> di
         "git": git_state(),
         "timestamp": timestamp.isoformat(timespec="seconds"),
         "held_back_day": run.held_back_day,
+        # WAREHOUSE_MEMORY_LIMIT / _THREADS / _TEMP_DIR as the stages saw them (empty: DuckDB's defaults)
+        "duckdb_limits": limits(),
         "stages": [asdict(stage) for stage in run.stages],
         "pipeline_total": asdict(total) if total else None,
         "ratios": ratios(stages, total),
