@@ -55,16 +55,14 @@ class ScoringResult:
 Days = tuple[date, date]
 
 
-def scoring_where(spec: ModelSpec, cutoff: datetime, days: Days | None = None) -> list[str]:
-    """The rows to score: the spec's window, narrowed to `days` (inclusive) for a daily spec."""
+def scoring_where(spec: ModelSpec, cutoff: datetime) -> list[str]:
+    """The rows to score: the spec's sample filter and window (a daily run narrows it further, see
+    `_days_to_score_sql`)."""
     where = [quote(spec.sample_filter)] if spec.sample_filter else []
     if spec.scoring.window == "next_days":
         end = cutoff + timedelta(days=spec.scoring.next_days)
         where.append(f"{event_sql(spec)} > {timestamp_sql(cutoff)}")
         where.append(f"{event_sql(spec)} <= {timestamp_sql(end)}")
-    if days is not None:
-        _require_daily(spec)
-        where.append(_days_sql(spec, days))
     return where
 
 
@@ -307,8 +305,9 @@ def score(
     batch_rows: int = BATCH_ROWS,
     days: Days | None = None,
 ) -> ScoringResult:
-    """Score with the champion: the spec's whole window, or, for a daily spec, only the landing
-    `days` given (first, last inclusive), replacing the scores of those days."""
+    """Score with the champion: the spec's whole window, or, for a daily spec, the landing `days`
+    given (first, last inclusive) and the rows of other days whose features changed since they were
+    scored, replacing their scores (and deleting those of rows that are gone)."""
     champion = registry.resolve(con, spec.name)
     model = load_artifact(Path(champion.artifact_path), champion.artifact_hash)
     where = scoring_where(spec, champion.training_cutoff)
