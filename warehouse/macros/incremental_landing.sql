@@ -3,8 +3,9 @@
     Landing files are immutable (a re-send or a late file is a new part file, usually in a later day's
     folder), so "what is new" is a set of files: those in the landing zone whose rows are not in the
     table yet, by their path inside the landing zone (landing_file_path), so that the terminal's
-    relative LANDING_DIR and Dagster's absolute one name the same files. Each new row is classified as in a full build, and the rows whose classification can
-    change with it are classified again from the table:
+    relative LANDING_DIR and Dagster's absolute one name the same files. Each new row is classified
+    as in a full build, and the rows whose classification can change with it are classified again
+    from the table:
     - every row sharing a natural key with a new row (deduplication: the earliest-loaded valid copy
       wins, so a new copy can make an old one a duplicate or the other way round);
     - every row whose lookup of another table a later file can change (`recheck`: an order id or a

@@ -2,8 +2,6 @@
     config(
         materialized='incremental',
         unique_key='payment_id',
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
         post_hook="{{ delete_rows_missing_from('payment_id', ref('fct_payments')) }}",
     )
 }}

@@ -2,8 +2,6 @@
     config(
         materialized='incremental',
         unique_key='loaded_on',
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
         tags=['daily'],
     )
 }}

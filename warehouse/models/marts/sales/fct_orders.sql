@@ -5,8 +5,6 @@
     config(
         materialized='incremental',
         unique_key='order_id',
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
         post_hook="{{ delete_rows_missing_from('order_id', ref('stg_shop__orders')) }}",
     )
 }}

@@ -1,9 +1,7 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
         unique_key=['_source_file', '_source_row_number'],
-        on_schema_change='fail',
     )
 }}
 
