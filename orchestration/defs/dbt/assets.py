@@ -95,18 +95,24 @@ def environment(values: Mapping[str, str]) -> Iterator[None]:
 def run_dbt(context: AssetExecutionContext, dbt: DbtCliResource, days: Mapping[str, str] | None = None):
     """`dbt build` of the step's phase (its selector; a subset when Dagster selected one).
 
-    dbt holds the DuckDB file until it exits, so its events are kept and yielded afterwards, each
-    table's materialization with its `dagster/row_count` (one event per table rather than a
-    materialization plus an observation: run history is stored per event). dbt's own progress
-    lines stream to the step's log as it works."""
+    Test results are yielded as dbt reports them, so Dagster stores them while dbt works (storing
+    an event costs 15-20 ms here, 199 tests in the first phase). dbt holds the DuckDB file until it
+    exits, so the tables' events are kept and yielded afterwards, each materialization with its
+    `dagster/row_count` (one event per table rather than a materialization plus an observation: run
+    history is stored per event). dbt's own progress lines stream to the step's log as it works."""
     target = invocation_folder(context.op_execution_context.op.name, context.run.run_id)
     with environment(days or {}):
         full_refresh = ["--full-refresh"] if context.run.tags.get(FULL_REFRESH_TAG) == "true" else []
         invocation = dbt.cli(
             ["build", *full_refresh], context=context, raise_on_error=False, target_path=target
         )
+    events = []
     try:
-        events = list(invocation.stream())
+        for event in invocation.stream():
+            if materialized_key(context, event) is None:
+                yield event
+            else:
+                events.append(event)
     finally:
         prune_invocations(target)
     error = invocation.get_error()

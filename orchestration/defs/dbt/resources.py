@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from functools import cache
+from functools import cache, cached_property
+from importlib import metadata
 from pathlib import Path
 
 from dagster_dbt import DbtCliResource, DbtProject
+from packaging.version import Version
 
 from orchestration.lib.environment import WAREHOUSE_DIR
 
@@ -41,10 +43,27 @@ class WarehouseDbtCli(DbtCliResource):
     def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:
         return None
 
+    @cached_property
+    def _cli_version(self) -> Version:
+        """dagster-dbt asks `dbt --version` once per run to learn which dbt it drives: a dbt process
+        (2.5-3 s here, before the first dbt step). The executable is the dbt beside this interpreter
+        (`dbt_resource`), so its version is the installed dbt-core's."""
+        return Version(metadata.version("dbt-core"))
+
+
+# dbt's own log file at `warn` instead of `debug`: writing every statement and connection event to
+# dbt.log cost 1.6-1.9 s of a 13-16 s `dbt build --selector before_ml` (measured from the terminal,
+# alternating). Warnings and errors still reach the file, and every node's result reaches the
+# step's log through dbt's structured output as before.
+DBT_FLAGS = ["--log-level-file", "warn"]
+
 
 def dbt_resource() -> DbtCliResource:
     # the dbt installed beside this interpreter (the project's venv), whatever PATH says
     executable = Path(sys.executable).with_name("dbt")
     return WarehouseDbtCli(
-        project_dir=dbt_project(), profiles_dir=str(WAREHOUSE_DIR), dbt_executable=str(executable)
+        project_dir=dbt_project(),
+        profiles_dir=str(WAREHOUSE_DIR),
+        dbt_executable=str(executable),
+        global_config_flags=DBT_FLAGS,
     )
