@@ -33,6 +33,9 @@ def test_full_pipeline_builds_trains_scores_and_publishes(tiny_pipeline_run: Pip
         "daily",
         "after_scores",
     ], commands
+    # unit tests test the SQL (make test runs them), not the data: scheduled runs leave them out
+    finished = re.findall(r"^Finished running (.*) in \d+ hours", log, re.M)
+    assert len(finished) == 3 and not [line for line in finished if "unit test" in line], finished
     assert f"landing days {days[0]} to {days[-1]} in one dbt invocation" in log
     assert f"scoring landing days {days[0]} to {days[-1]} in one pass" in log
     assert "did not yield or return expected outputs" not in log  # every planned check ran
