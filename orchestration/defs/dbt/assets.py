@@ -98,40 +98,35 @@ def environment(values: Mapping[str, str]) -> Iterator[None]:
 def run_dbt(context: AssetExecutionContext, dbt: DbtCliResource, days: Mapping[str, str] | None = None):
     """`dbt build` of the step's phase (its selector; a subset when Dagster selected one).
 
-    Test results are yielded as dbt reports them, so Dagster stores them while dbt works (storing
-    an event costs 15-20 ms here, 199 tests in the first phase). dbt holds the DuckDB file until it
-    exits, so the tables' events are kept and yielded afterwards, each materialization with its
-    `dagster/row_count` (one event per table rather than a materialization plus an observation: run
-    history is stored per event). dbt's own progress lines stream to the step's log as it works."""
+    Test results are yielded as dbt reports them, so the UI shows them while dbt works. dbt holds
+    the DuckDB file until it exits, so the tables' materializations are kept and yielded afterwards,
+    each with its `dagster/row_count` (one event per table rather than a materialization plus an
+    observation: run history is stored per event). dbt's own progress lines stream to the step's
+    log as it works."""
     target = invocation_folder(context.op_execution_context.op.name, context.run.run_id)
     with environment(days or {}):
         full_refresh = ["--full-refresh"] if context.run.tags.get(FULL_REFRESH_TAG) == "true" else []
         invocation = dbt.cli(
             ["build", *BUILD_FLAGS, *full_refresh], context=context, raise_on_error=False, target_path=target
         )
-    events = []
+    materializations = []  # (table, event), yielded once dbt has released the file
     try:
         for event in invocation.stream():
-            if materialized_key(context, event) is None:
+            key = materialized_key(context, event)
+            if key is None:
                 yield event
             else:
-                events.append(event)
+                materializations.append((key, event))
     finally:
         prune_invocations(target)
     error = invocation.get_error()
-    if error is None:
-        keep_parse_state(target)
     if error is not None:
-        yield from events  # what dbt built before it failed
+        yield from (event for _, event in materializations)  # what dbt built before it failed
         lock_retry_or_raise(error, context.retry_number)
-    keys = [materialized_key(context, event) for event in events]
-    counts = row_counts([key for key in keys if key is not None])
-    for event, key in zip(events, keys, strict=True):
-        yield (
-            event
-            if key is None
-            else event.with_metadata({**event.metadata, "dagster/row_count": counts[key]})
-        )
+    keep_parse_state(target)
+    counts = row_counts([key for key, _ in materializations])
+    for key, event in materializations:
+        yield event.with_metadata({**event.metadata, "dagster/row_count": counts[key]})
 
 
 def whole_phase(selector: str) -> AssetsDefinition:
