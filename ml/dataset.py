@@ -10,10 +10,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 
 import duckdb
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from ml.errors import FeatureRelationError
 from ml.identifiers import quote, quote_relation
@@ -50,7 +52,7 @@ class LabelledData:
     def part(self, split: str) -> pl.DataFrame:
         return self.frame.filter(pl.col("_split") == split)
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
         """SHA-256 of the training rows (keys, features and labels, in order)."""
         digest = hashlib.sha256()
@@ -61,8 +63,22 @@ class LabelledData:
             if series.dtype.is_numeric() or series.dtype == pl.Boolean or series.dtype.is_temporal():
                 digest.update(series.to_physical().cast(pl.Float64).fill_null(0).to_numpy().tobytes())
             else:
-                digest.update("\x1f".join(series.cast(pl.String).fill_null("").to_list()).encode())
+                lengths, data = _string_buffers(series)
+                digest.update(lengths.tobytes())
+                digest.update(data)
         return digest.hexdigest()
+
+
+def _string_buffers(series: pl.Series) -> tuple[np.ndarray, bytes]:
+    """A string column as its value lengths and concatenated UTF-8 bytes (nulls as ""), read from
+    Arrow's buffers without a Python object per value. Independent of chunking and slicing."""
+    array = series.cast(pl.String).fill_null("").to_arrow().cast(pa.large_string())
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[array.offset : array.offset + len(array) + 1]
+    data = array.buffers()[2]
+    start, end = (int(offsets[0]), int(offsets[-1])) if len(offsets) else (0, 0)
+    return np.diff(offsets), b"" if data is None else data.to_pybytes()[start:end]
 
 
 def event_sql(spec: ModelSpec) -> str:
