@@ -11,9 +11,9 @@ A range of days is one dbt invocation: its ends reach dbt as LANDING_DAY_FROM an
 `--vars`, because dbt reparses the whole project when the vars change and only the models that read
 a changed environment variable otherwise.
 
-dbt runs as a subprocess that holds the DuckDB write lock while it works, so nothing in this
-process opens the file during the build. Row counts are read after dbt has exited and added to the
-materializations of the tables it built.
+dbt runs in this process (orchestration/lib/dbt_in_process.py) and holds the DuckDB file while it
+works, so nothing else opens the file during the build. Row counts are read after dbt has released
+it and added to the materializations of the tables it built.
 """
 
 # no `from __future__ import annotations`: Dagster checks the context annotation at runtime
@@ -81,8 +81,8 @@ def materialized_key(context: AssetExecutionContext, event: object) -> AssetKey 
 
 @contextmanager
 def environment(values: Mapping[str, str]) -> Iterator[None]:
-    """`values` in os.environ while dbt's subprocess is started (dagster-dbt hands the process
-    environment to dbt and takes no other), then as before."""
+    """`values` in os.environ while dbt runs (dagster-dbt hands dbt this process's environment and
+    takes no other), then as before."""
     before = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
     try:
@@ -104,22 +104,22 @@ def run_dbt(context: AssetExecutionContext, dbt: DbtCliResource, days: Mapping[s
     observation: run history is stored per event). dbt's own progress lines stream to the step's
     log as it works."""
     target = invocation_folder(context.op_execution_context.op.name, context.run.run_id)
-    with environment(days or {}):
-        full_refresh = ["--full-refresh"] if context.run.tags.get(FULL_REFRESH_TAG) == "true" else []
+    full_refresh = ["--full-refresh"] if context.run.tags.get(FULL_REFRESH_TAG) == "true" else []
+    materializations = []  # (table, event), yielded once dbt has released the file
+    with environment(days or {}):  # for as long as dbt runs: it runs in this process
         invocation = dbt.cli(
             ["build", *BUILD_FLAGS, *full_refresh], context=context, raise_on_error=False, target_path=target
         )
-    materializations = []  # (table, event), yielded once dbt has released the file
-    try:
-        for event in invocation.stream():
-            key = materialized_key(context, event)
-            if key is None:
-                yield event
-            else:
-                materializations.append((key, event))
-    finally:
-        prune_invocations(target)
-    error = invocation.get_error()
+        try:
+            for event in invocation.stream():
+                key = materialized_key(context, event)
+                if key is None:
+                    yield event
+                else:
+                    materializations.append((key, event))
+        finally:
+            prune_invocations(target)
+        error = invocation.get_error()
     if error is not None:
         yield from (event for _, event in materializations)  # what dbt built before it failed
         lock_retry_or_raise(error, context.retry_number)

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import cache, cached_property
 from importlib import metadata
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
-from dagster_dbt import DbtCliResource, DbtProject
+from dagster_dbt import DbtCliInvocation, DbtCliResource, DbtProject
+from dagster_dbt.core import dbt_cli_invocation
 from packaging.version import Version
 
+from orchestration.lib.dbt_in_process import InProcessDbt
 from orchestration.lib.environment import WAREHOUSE_DIR
 
 
@@ -43,6 +49,13 @@ class WarehouseDbtCli(DbtCliResource):
     def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:
         return None
 
+    def cli(self, args: Sequence[str], **kwargs: Any) -> DbtCliInvocation:
+        """dagster-dbt's invocation, with dbt run in this process instead of a dbt process
+        (orchestration/lib/dbt_in_process.py): dagster-dbt starts the process through its module's
+        `subprocess.Popen`, which is swapped for `InProcessDbt` while the invocation starts."""
+        with in_process_dbt():
+            return super().cli(args, **kwargs)
+
     @cached_property
     def _cli_version(self) -> Version:
         """dagster-dbt asks `dbt --version` once per run to learn which dbt it drives: a dbt process
@@ -56,6 +69,19 @@ class WarehouseDbtCli(DbtCliResource):
 # alternating). Warnings and errors still reach the file, and every node's result reaches the
 # step's log through dbt's structured output as before.
 DBT_FLAGS = ["--log-level-file", "warn"]
+
+
+@contextmanager
+def in_process_dbt() -> Iterator[None]:
+    """dagster-dbt's `subprocess.Popen`, and only its, is `InProcessDbt` inside this block."""
+    module = dbt_cli_invocation.subprocess
+    dbt_cli_invocation.subprocess = SimpleNamespace(
+        Popen=InProcessDbt, PIPE=subprocess.PIPE, STDOUT=subprocess.STDOUT
+    )
+    try:
+        yield
+    finally:
+        dbt_cli_invocation.subprocess = module
 
 
 def dbt_resource() -> DbtCliResource:
