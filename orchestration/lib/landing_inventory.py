@@ -21,6 +21,12 @@ Landing files are immutable (a re-send is a new part), so a file already found o
 read again: the cache beside the warehouse (`<WAREHOUSE_DB>.inventory.json`) remembers each checked
 file by path, size, modification time and its table's contract. A file rewritten in place, or a
 changed contract, is read again. On the default world this takes a rerun from ~7 s to well under one.
+
+The files not in the cache are read on a few threads (Arrow reads without holding the GIL; each
+file is read single-threaded, since they are small): 7,177 parquet files took 4.2-4.4 s on 4
+threads against 8.7-10.7 s one after another on the 2-core machine this was measured on. What the
+inventory concludes is applied in file order, as before: rejections, the cache and the first
+contract error are the same whatever order the reads finish in.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +48,7 @@ from orchestration.lib.environment import REPO_ROOT, WAREHOUSE_DIR, landing_dir,
 from orchestration.lib.landing import PARTITION as DAY_FOLDER
 
 RECORD_SUFFIX = ".rejection.parquet"
+CHECK_THREADS = 4
 
 
 class ContractError(Exception):
@@ -150,7 +158,7 @@ def check_parquet(path: Path, table: LandingTable) -> CheckedFile:
     if path.stat().st_size == 0:
         raise Rejected("empty_file", "zero bytes")
     try:
-        data = pq.read_table(path)  # every page, so a corrupt page is found here and not in dbt
+        data = pq.read_table(path, use_threads=False)  # every page: a corrupt one is found here, not in dbt
     except (pa.ArrowException, OSError) as exc:
         raise Rejected("unreadable_parquet", str(exc).splitlines()[0][:300]) from exc
     for column in table.columns:
@@ -184,6 +192,15 @@ def check_csv(path: Path, table: LandingTable) -> CheckedFile:
     if header[: len(expected)] != expected:
         raise ContractError(f"{path}: header {header} is not in the contract's order {expected}")
     return CheckedFile(path, len(lines) - 1, tuple(header[len(expected) :]))
+
+
+def check_file(path: Path, table: LandingTable) -> CheckedFile | Rejected:
+    """The file's check, with a rejection returned rather than raised (a contract error raises)."""
+    check = check_csv if table.file_format == "csv" else check_parquet
+    try:
+        return check(path, table)
+    except Rejected as why:
+        return why
 
 
 def _files(root: Path, table: LandingTable) -> Iterable[Path]:
@@ -273,17 +290,20 @@ def take_inventory(
     landing, rejected_root = landing or landing_dir(), rejected_root or rejected_dir()
     seen = CheckedCache(cache)
     checked, rejected = [], []
-    for table in tables:
-        check = check_csv if table.file_format == "csv" else check_parquet
-        for path in _files(landing, table):
-            cached = seen.get(path, table)
-            if cached is not None:
-                checked.append(cached)
+    with ThreadPoolExecutor(max_workers=CHECK_THREADS) as pool:
+        files: list[tuple[LandingTable, Path, CheckedFile | Future]] = []
+        for table in tables:
+            for path in _files(landing, table):
+                cached = seen.get(path, table)
+                outcome = pool.submit(check_file, path, table) if cached is None else cached
+                files.append((table, path, outcome))
+        for table, path, outcome in files:
+            if isinstance(outcome, CheckedFile):  # found on contract by an earlier inventory
+                checked.append(outcome)
                 continue
-            try:
-                found = check(path, table)
-            except Rejected as why:
-                rejected.append(_reject(path, landing, rejected_root, table, why))
+            found = outcome.result()
+            if isinstance(found, Rejected):
+                rejected.append(_reject(path, landing, rejected_root, table, found))
                 continue
             checked.append(found)
             seen.put(found, table)

@@ -4,6 +4,7 @@ its contract did; a file broken after it was cached is still caught."""
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -83,3 +84,46 @@ def test_a_damaged_cache_means_a_full_check(tmp_path: Path) -> None:
     cache.write_text("{not json")
     inventory = take_inventory(payments_table(), tmp_path / "landing", tmp_path / "rejected", cache=cache)
     assert len(inventory.checked) == 1
+
+
+def _days_of_payments(tmp_path: Path, days: int) -> list[Path]:
+    paths = []
+    for day in range(1, days + 1):
+        folder = tmp_path / "landing" / "payments" / "payments" / f"date=2025-03-{day:02d}"
+        folder.mkdir(parents=True)
+        pq.write_table(a_payment(), folder / "part-00000.parquet")
+        paths.append(folder / "part-00000.parquet")
+    return paths
+
+
+def _slowest_first(monkeypatch: pytest.MonkeyPatch, paths: list[Path]) -> None:
+    """Reads finish in reverse file order: the first file's read takes longest."""
+    read_table, delay = pq.read_table, {path: 0.02 * (len(paths) - i) for i, path in enumerate(paths)}
+
+    def slow(path, *args, **kwargs):
+        time.sleep(delay.get(Path(path), 0))
+        return read_table(path, *args, **kwargs)
+
+    monkeypatch.setattr(inventory_module.pq, "read_table", slow)
+
+
+def test_files_read_in_parallel_are_concluded_in_file_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = _days_of_payments(tmp_path, 8)
+    paths[2].write_bytes(b"not parquet")  # rejected, while later files are still being read
+    _slowest_first(monkeypatch, paths)
+    inventory = take_inventory(payments_table(), tmp_path / "landing", tmp_path / "rejected")
+    assert [checked.path for checked in inventory.checked] == paths[:2] + paths[3:]
+    assert [rejected.landing_file for rejected in inventory.rejected] == [paths[2]]
+
+
+def test_the_first_contract_break_in_file_order_stops_the_inventory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = _days_of_payments(tmp_path, 6)
+    for broken in (paths[1], paths[4]):  # the later one is read first
+        pq.write_table(a_payment().drop_columns(["payment_id"]), broken)
+    _slowest_first(monkeypatch, paths)
+    with pytest.raises(ContractError, match="date=2025-03-02"):
+        take_inventory(payments_table(), tmp_path / "landing", tmp_path / "rejected")
