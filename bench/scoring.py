@@ -18,8 +18,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,22 +34,10 @@ from ml.dataset import to_matrix
 from ml.score import score, scoring_where
 from ml.settings import warehouse_path
 from ml.specs import ModelSpec, load_specs
+from orchestration.lib.environment import environ_set
 
 MODEL = "payment_fraud"
 REPEATS = 3  # best of, for the in-memory timings (seconds or less each)
-
-
-@contextmanager
-def _env(name: str, value: str) -> Iterator[None]:
-    before = os.environ.get(name)
-    os.environ[name] = value
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = before
 
 
 def _best(function: Callable[[], object], repeats: int = REPEATS) -> float:
@@ -64,7 +51,7 @@ def _best(function: Callable[[], object], repeats: int = REPEATS) -> float:
 
 def _end_to_end(con: duckdb.DuckDBPyConnection, spec: ModelSpec, setting: str) -> dict:
     now = datetime.now(UTC).replace(tzinfo=None)
-    with _env("ML_COMPILED_SCORING", setting):
+    with environ_set({"ML_COMPILED_SCORING": setting}):
         started = time.perf_counter()
         result = score(con, spec, now)
         seconds = time.perf_counter() - started

@@ -30,6 +30,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from orchestration.lib.environment import environ_set
+
 # read at parse time by no file of the project (see the module docstring), or where dbt writes
 COMPILE_TIME_ENV = frozenset({"LANDING_DAY_FROM", "LANDING_DAY_TO", "DBT_TARGET_PATH", "DBT_LOG_PATH"})
 # the project's own folders only: dbt's output and installed packages are not its inputs
@@ -91,28 +93,11 @@ def error_event(message: str) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def process_state(env: Mapping[str, str], cwd: str | os.PathLike[str] | None) -> Iterator[None]:
-    """The environment and working folder a dbt process would have had, for this process. Only
-    the variables that differ change (dagster-dbt's environment is this one plus dbt's settings),
-    so a reader on another thread never sees a half-built environment."""
-    changed = {
-        name: os.environ.get(name)
-        for name in set(env) | set(os.environ)
-        if os.environ.get(name) != env.get(name)
-    }
-    apply({name: env.get(name) for name in changed})
-    try:
-        with contextlib.chdir(cwd or os.getcwd()):
-            yield
-    finally:
-        apply(changed)
-
-
-def apply(values: Mapping[str, str | None]) -> None:
-    for name, value in values.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+    """The environment and working folder a dbt process would have had, for this process. Only the
+    variables that differ change (dagster-dbt's environment is this one plus dbt's settings)."""
+    differing = {name for name in set(env) | set(os.environ) if os.environ.get(name) != env.get(name)}
+    with environ_set({name: env.get(name) for name in differing}), contextlib.chdir(cwd or os.getcwd()):
+        yield
 
 
 def parsed_manifest(project_dir: Path) -> Any | None:
@@ -203,9 +188,6 @@ class InProcessDbt:
 
     def wait(self, timeout: float | None = None) -> int | None:
         self._thread.join(timeout)
-        return self.returncode
-
-    def poll(self) -> int | None:
         return self.returncode
 
     def send_signal(self, signal: int) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -21,3 +23,24 @@ def analytics_db() -> Path:
 
 def landing_dir() -> Path:
     return Path(os.environ.get("LANDING_DIR", REPO_ROOT / "data" / "landing")).resolve()
+
+
+@contextmanager
+def environ_set(values: Mapping[str, str | None]) -> Iterator[None]:
+    """`values` in os.environ for the block (None unsets a variable), then each as it was. Only
+    the named variables change, one at a time, so a reader on another thread never sees a
+    half-built environment."""
+    before = {name: os.environ.get(name) for name in values}
+    _apply(values)
+    try:
+        yield
+    finally:
+        _apply(before)
+
+
+def _apply(values: Mapping[str, str | None]) -> None:
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value

@@ -17,9 +17,7 @@ it and added to the materializations of the tables it built.
 """
 
 # no `from __future__ import annotations`: Dagster checks the context annotation at runtime
-import os
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 
 from dagster import (
     AssetExecutionContext,
@@ -36,7 +34,7 @@ from ml.identifiers import quote_relation
 from orchestration.defs.dbt.resources import dbt_project
 from orchestration.defs.lock import WarehouseLock  # held for the run: see orchestration/defs/lock.py
 from orchestration.lib.dbt_target import invocation_folder, keep_parse_state, prune_invocations
-from orchestration.lib.environment import warehouse_db
+from orchestration.lib.environment import environ_set, warehouse_db
 from orchestration.lib.partitions import FULL_REFRESH_TAG, LANDING_DAYS, SINGLE_RUN, partition_days
 from orchestration.lib.translator import WarehouseTranslator
 
@@ -79,22 +77,6 @@ def materialized_key(context: AssetExecutionContext, event: object) -> AssetKey 
     return None
 
 
-@contextmanager
-def environment(values: Mapping[str, str]) -> Iterator[None]:
-    """`values` in os.environ while dbt runs (dagster-dbt hands dbt this process's environment and
-    takes no other), then as before."""
-    before = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def run_dbt(context: AssetExecutionContext, dbt: DbtCliResource, days: Mapping[str, str] | None = None):
     """`dbt build` of the step's phase (its selector; a subset when Dagster selected one).
 
@@ -106,7 +88,7 @@ def run_dbt(context: AssetExecutionContext, dbt: DbtCliResource, days: Mapping[s
     target = invocation_folder(context.op_execution_context.op.name, context.run.run_id)
     full_refresh = ["--full-refresh"] if context.run.tags.get(FULL_REFRESH_TAG) == "true" else []
     materializations = []  # (table, event), yielded once dbt has released the file
-    with environment(days or {}):  # for as long as dbt runs: it runs in this process
+    with environ_set(days or {}):  # for as long as dbt runs: it runs in this process
         invocation = dbt.cli(
             ["build", *BUILD_FLAGS, *full_refresh], context=context, raise_on_error=False, target_path=target
         )
