@@ -30,6 +30,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from orchestration.lib.environment import environ_set
 
 # read at parse time by no file of the project (see the module docstring), or where dbt writes
@@ -44,15 +46,31 @@ _LOCK = threading.Lock()
 _manifest: tuple[str, Any] | None = None  # (key, dbt Manifest) of the last parse in this process
 
 
+def project_folders(project_dir: Path) -> list[Path]:
+    """The project's folder and the folders dbt_project.yml names outside it (`seed-paths:
+    ["../seeds"]` here)."""
+    config_file = project_dir / "dbt_project.yml"
+    config = yaml.safe_load(config_file.read_text()) if config_file.is_file() else None
+    named = {
+        (project_dir / path).resolve()
+        for key, paths in (config or {}).items()
+        if key.endswith("-paths") and isinstance(paths, list)
+        for path in paths
+    }
+    return [project_dir, *sorted(p for p in named if not p.is_relative_to(project_dir.resolve()))]
+
+
 def project_state(project_dir: Path, env: Mapping[str, str]) -> str:
     """What a parsed manifest depends on: every project file by path, size and modification time,
     and the environment apart from COMPILE_TIME_ENV."""
     digest = hashlib.sha256()
-    for folder, subfolders, files in os.walk(project_dir):
-        subfolders[:] = sorted(d for d in subfolders if d not in SKIPPED_FOLDERS and not d.startswith("."))
-        for name in sorted(files):
-            stat = os.stat(os.path.join(folder, name))
-            digest.update(f"{os.path.join(folder, name)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    for root in project_folders(project_dir):
+        for folder, subfolders, files in os.walk(root):
+            subfolders[:] = sorted(d for d in subfolders if d not in SKIPPED_FOLDERS and d[:1] != ".")
+            for name in sorted(files):
+                path = os.path.join(folder, name)
+                stat = os.stat(path)
+                digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     for name in sorted(set(env) - COMPILE_TIME_ENV):
         digest.update(f"{name}={env[name]}\n".encode())
     return digest.hexdigest()

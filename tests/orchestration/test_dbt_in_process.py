@@ -103,6 +103,9 @@ def test_the_state_follows_files_and_settings_but_not_the_landing_days(project: 
     assert project_state(project, env | {"LANDING_DIR": "/elsewhere"}) != state
     (project / "models" / "new_model.sql").write_text("select 1 as one\n")
     assert project_state(project, env) != state
+    state = project_state(project, env)
+    (project.parent / "seeds" / "new_seed.csv").write_text("one\n1\n")  # seed-paths: ../seeds
+    assert project_state(project, env) != state
     (project / "target").mkdir()
     (project / "target" / "run_results.json").write_text("{}")  # dbt's output is not an input
     assert project_state(project, env) == project_state(project, env)
