@@ -61,6 +61,10 @@ def home(tmp_path: Path) -> Path:
     path = tmp_path / "dagster_home"
     path.mkdir()
     (path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    # Create the storage before two processes open it: a test polling the instance while
+    # `dagster job execute` creates the same SQLite files can stamp two alembic heads.
+    with instance_at(path):
+        pass
     return path
 
 
