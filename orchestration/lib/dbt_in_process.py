@@ -153,7 +153,12 @@ def release_database() -> None:
 
 class InProcessDbt:
     """The part of `subprocess.Popen` that dagster-dbt's invocation uses (`args`, `stdout`, `wait`,
-    `returncode`, `send_signal`), running the dbt command line in this process."""
+    `returncode`, `send_signal`), running the dbt command line in this process.
+
+    With `start=False` the command waits for `start()`: dagster-dbt creates the process inside a
+    `pushd` of the project folder and leaves it right after, and a dbt thread already in that
+    folder would be moved back out of it (the working folder is the process's, not the thread's).
+    """
 
     def __init__(
         self,
@@ -162,6 +167,7 @@ class InProcessDbt:
         stderr: object = None,
         env: Mapping[str, str] | None = None,
         cwd: str | os.PathLike[str] | None = None,
+        start: bool = True,
     ) -> None:
         self.args = list(args)
         self.returncode: int | None = None
@@ -169,6 +175,10 @@ class InProcessDbt:
         self._env = dict(os.environ if env is None else env)
         self._cwd = cwd
         self._thread = threading.Thread(target=self._run, name="dbt", daemon=True)
+        if start:
+            self.start()
+
+    def start(self) -> None:
         self._thread.start()
 
     def _run(self) -> None:

@@ -6,14 +6,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
 from dagster_dbt.core import dbt_cli_invocation
 
 import orchestration.lib.dbt_in_process as in_process
-from orchestration.defs.dbt.resources import DBT_FLAGS, dbt_resource, in_process_dbt
+from orchestration.defs.dbt.resources import DBT_FLAGS, WarehouseDbtCli, dbt_resource, in_process_dbt
 from orchestration.lib.dbt_in_process import InProcessDbt, project_state
 from orchestration.lib.environment import REPO_ROOT, WAREHOUSE_DIR
 
@@ -120,6 +123,41 @@ def test_dagster_dbt_starts_dbt_in_this_process_and_only_inside_the_block(tmp_pa
     assert isinstance(invocation.process, InProcessDbt)
     assert invocation.wait().is_successful()
     assert dbt_cli_invocation.subprocess is module
-    with in_process_dbt():
-        assert dbt_cli_invocation.subprocess.Popen is InProcessDbt
+    with in_process_dbt() as created:
+        assert dbt_cli_invocation.subprocess is not module
     assert dbt_cli_invocation.subprocess is module
+    assert created == []
+
+
+def test_dbt_works_in_the_project_folder_whatever_the_callers(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relative path in the profile resolves from the project folder, as in a dbt process started
+    there. dagster-dbt creates the process inside a `pushd` of that folder and leaves it at once,
+    which moved a dbt thread already started back to the caller's folder: `python -m
+    orchestration.run` without the Makefile's absolute WAREHOUSE_DB failed to open ../data."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.setenv("WAREHOUSE_DB", "probe.duckdb")
+    # dagster-dbt stays in the project folder for a moment after creating the process, so a dbt
+    # thread started at creation would be in that folder before dagster-dbt leaves it
+    created = dbt_cli_invocation.DbtCliInvocation.run
+
+    def run_then_linger(cls: type, *args: Any, **kwargs: Any) -> Any:
+        invocation = created(*args, **kwargs)
+        time.sleep(1)
+        return invocation
+
+    monkeypatch.setattr(dbt_cli_invocation.DbtCliInvocation, "run", classmethod(run_then_linger))
+    resource = WarehouseDbtCli(
+        project_dir=str(project),
+        profiles_dir=str(project),
+        dbt_executable=str(Path(sys.executable).with_name("dbt")),
+        global_config_flags=DBT_FLAGS,
+    )
+    invocation = resource.cli(["show", "--inline", "select 42 as answer"], target_path=tmp_path / "target")
+    assert invocation.wait().is_successful()
+    assert (project / "probe.duckdb").is_file()
+    assert not (elsewhere / "probe.duckdb").exists()
+    assert Path.cwd() == elsewhere

@@ -51,10 +51,14 @@ class WarehouseDbtCli(DbtCliResource):
 
     def cli(self, args: Sequence[str], **kwargs: Any) -> DbtCliInvocation:
         """dagster-dbt's invocation, with dbt run in this process instead of a dbt process
-        (orchestration/lib/dbt_in_process.py): dagster-dbt starts the process through its module's
-        `subprocess.Popen`, which is swapped for `InProcessDbt` while the invocation starts."""
-        with in_process_dbt():
-            return super().cli(args, **kwargs)
+        (orchestration/lib/dbt_in_process.py): dagster-dbt creates the process through its module's
+        `subprocess.Popen`, which is swapped for `InProcessDbt` while the invocation is set up. dbt
+        starts once dagster-dbt has left the project folder it `pushd`s into meanwhile."""
+        with in_process_dbt() as created:
+            invocation = super().cli(args, **kwargs)
+        for process in created:
+            process.start()
+        return invocation
 
     @cached_property
     def _cli_version(self) -> Version:
@@ -72,14 +76,21 @@ DBT_FLAGS = ["--log-level-file", "warn"]
 
 
 @contextmanager
-def in_process_dbt() -> Iterator[None]:
-    """dagster-dbt's `subprocess.Popen`, and only its, is `InProcessDbt` inside this block."""
+def in_process_dbt() -> Iterator[list[InProcessDbt]]:
+    """dagster-dbt's `subprocess.Popen`, and only its, creates an `InProcessDbt` inside this block,
+    not started yet; the block's value lists them, for the caller to start."""
     module = dbt_cli_invocation.subprocess
+    created: list[InProcessDbt] = []
+
+    def popen(*args: Any, **kwargs: Any) -> InProcessDbt:
+        created.append(InProcessDbt(*args, **kwargs, start=False))
+        return created[-1]
+
     dbt_cli_invocation.subprocess = SimpleNamespace(
-        Popen=InProcessDbt, PIPE=subprocess.PIPE, STDOUT=subprocess.STDOUT
+        Popen=popen, PIPE=subprocess.PIPE, STDOUT=subprocess.STDOUT
     )
     try:
-        yield
+        yield created
     finally:
         dbt_cli_invocation.subprocess = module
 
