@@ -153,6 +153,7 @@ class Workspace:
                 "DBT_PROFILES_DIR": str(WAREHOUSE_DIR),
                 "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
                 "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true",
+                "DAGSTER_EVENT_BATCH_SIZE": "1000",
             }
         )
         if self.specs_dir is not None:

@@ -81,6 +81,7 @@ class PipelineEnv(DbtEnv):
             "DAGSTER_HOME": str(self.work_dir / "dagster_home"),
             "MODEL_SPECS_DIR": str(self.specs_dir),
             "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true",
+            "DAGSTER_EVENT_BATCH_SIZE": "1000",
         }
 
     def copy_to(self, root: Path) -> PipelineEnv:

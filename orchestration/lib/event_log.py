@@ -12,18 +12,23 @@ otherwise Dagster's storage: same files, same schema, same migrations, same lock
 mode lets the UI, the daemon and a run read and write the same files at once, as before).
 `orchestration/dagster.yaml` selects it through `WarehouseInstance`, whose only change to Dagster's
 instance is that default storage, laid out in the instance's directory as Dagster lays it out.
+
+It also stores a batch of events in one transaction per database. Dagster hands a step's
+per-partition materializations over as one batch when DAGSTER_EVENT_BATCH_SIZE is set (the Makefile
+sets it): a run over 425 landing days records 1,275 of them, one commit each before.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 
 import yaml
 from dagster import DagsterInstance
 from dagster import _check as check
+from dagster._core.events.log import EventLogEntry
 from dagster._core.instance.ref import InstanceRef, _event_logs_directory
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
@@ -43,6 +48,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
         self._engines: OrderedDict[str, Engine] = OrderedDict()
         self._engines_lock = threading.Lock()
+        self._batch = threading.local()  # the open transactions of a batch, on the thread storing it
         super().__init__(base_dir, inst_data)
 
     @classmethod
@@ -73,14 +79,35 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
 
     @contextmanager
     def _connect(self, shard: str) -> Iterator[Connection]:
-        with self._db_lock:
-            check.str_param(shard, "shard")
-            engine = self._engine(shard)
-            if shard not in self._initialized_dbs:
-                self._initdb(engine)
-                self._initialized_dbs.add(shard)
-            with engine.connect() as conn, conn.begin():
-                yield conn
+        batch: _Batch | None = getattr(self._batch, "open", None)
+        if batch is not None:  # inside store_event_batch, which holds the lock
+            if shard not in batch.connections:
+                batch.connections[shard] = batch.stack.enter_context(self._transaction(shard))
+            yield batch.connections[shard]
+            return
+        with self._db_lock, self._transaction(shard) as conn:
+            yield conn
+
+    @contextmanager
+    def _transaction(self, shard: str) -> Iterator[Connection]:
+        check.str_param(shard, "shard")
+        engine = self._engine(shard)
+        if shard not in self._initialized_dbs:
+            self._initdb(engine)
+            self._initialized_dbs.add(shard)
+        with engine.connect() as conn, conn.begin():
+            yield conn
+
+    def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
+        """Every event as `store_event` stores it, in one transaction per database: all of them
+        or, on an error, none (Dagster then stores them one by one)."""
+        with self._db_lock, ExitStack() as stack:
+            self._batch.open = _Batch(stack)
+            try:
+                for event in events:
+                    self.store_event(event)
+            finally:
+                self._batch.open = None
 
     def close_databases(self) -> None:
         """Close every open database (before files are removed, and on dispose)."""
@@ -96,6 +123,14 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     def dispose(self) -> None:
         self.close_databases()
         super().dispose()
+
+
+class _Batch:
+    """The transactions a batch has opened, by database, committed when `stack` closes."""
+
+    def __init__(self, stack: ExitStack) -> None:
+        self.stack = stack
+        self.connections: dict[str, Connection] = {}
 
 
 class PooledSqliteStorage(DagsterSqliteStorage):
