@@ -72,22 +72,30 @@ def lightgbm_params(spec: ModelSpec) -> dict:
     }
 
 
+def model_columns(spec: ModelSpec) -> list[str]:
+    """What fitting and evaluating a split reads: the features and the label."""
+    return [*spec.features.names, "_label"]
+
+
 def _dataset(
     spec: ModelSpec, codebook: CodeBook, data: LabelledData, split: str, reference=None
 ) -> lgb.Dataset:
-    part = codebook.encode(data.part(split))
+    """One split binned by LightGBM now, with the parameters training uses: the split's copy and
+    its float matrix are freed here, so the next split (and training) never hold them."""
+    part = codebook.encode(data.part(split, model_columns(spec)))
     return lgb.Dataset(
         to_matrix(part, spec.features.names),
         label=part["_label"].to_numpy(),
         feature_name=list(spec.features.names),
         categorical_feature=list(spec.features.categorical),
         reference=reference,
+        params=lightgbm_params(spec),
         free_raw_data=True,
-    )
+    ).construct()
 
 
 def fit(spec: ModelSpec, data: LabelledData) -> TrainedModel:
-    codebook = CodeBook.fit(data.part("train"), spec.features.categorical)
+    codebook = CodeBook.fit(data.part("train", spec.features.categorical), spec.features.categorical)
     train_set = _dataset(spec, codebook, data, "train")
     valid_set = _dataset(spec, codebook, data, "validation", reference=train_set)
     booster = lgb.train(
@@ -104,7 +112,7 @@ def fit(spec: ModelSpec, data: LabelledData) -> TrainedModel:
     model = TrainedModel(spec, final, codebook, None, None, best)
     if spec.task != "binary":
         return model
-    validation = codebook.encode(data.part("validation"))
+    validation = codebook.encode(data.part("validation", model_columns(spec)))
     matrix, labels = to_matrix(validation, spec.features.names), validation["_label"].to_numpy()
     calibration = (
         _platt(final.predict(matrix, raw_score=True), labels) if spec.calibration == "platt" else None

@@ -18,6 +18,7 @@ from ml import registry
 from ml.artifacts import load_artifact, sweep_orphans, write_artifact
 from ml.crashpoints import crash_point
 from ml.dataset import LabelledData, load_labelled, resolve_cutoff, to_matrix
+from ml.duckdb_limits import release_cache
 from ml.errors import ModelNotFoundError
 from ml.evaluate import binary_metrics, regression_metrics
 from ml.gates import GateResult, evaluate_gates
@@ -25,7 +26,7 @@ from ml.monitoring.baseline import build_baseline
 from ml.monitoring.run import BASELINE_FILE
 from ml.report import binary_plots, importance_plot, model_card, regression_plots
 from ml.specs import ModelSpec
-from ml.train import TrainedModel, fit
+from ml.train import TrainedModel, fit, model_columns
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ def unchanged(con: duckdb.DuckDBPyConnection, spec: ModelSpec, data: LabelledDat
 
 
 def predict_split(model: TrainedModel, data: LabelledData, split: str) -> tuple[np.ndarray, np.ndarray]:
-    part = model.codebook.encode(data.part(split))
+    part = model.codebook.encode(data.part(split, model_columns(model.spec)))
     return part["_label"].to_numpy(), model.predict_frame_matrix(to_matrix(part, model.spec.features.names))
 
 
@@ -136,6 +137,7 @@ def run_training(
     registry.ensure_schema(con)
     cutoff = resolve_cutoff(con, spec, as_of)
     data = load_labelled(con, spec, cutoff)
+    release_cache(con)  # the scan's blocks are not needed again; LightGBM's matrices come next
     same = None if force else unchanged(con, spec, data)
     if same is not None:
         if trigger is not None:
