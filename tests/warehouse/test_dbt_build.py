@@ -311,3 +311,62 @@ def test_dbt_gets_the_same_duckdb_limits_as_python(built_warehouse: BuiltWarehou
         refused.returncode != 0
         and "WAREHOUSE_THREADS must be a positive integer" in refused.stdout + refused.stderr
     )
+
+
+def _declared_constraints(manifest: dict) -> dict[tuple[str, str], set[str]]:
+    """(mart, column) -> the constraint types its contract declares."""
+    declared: dict[tuple[str, str], set[str]] = {}
+    for node in manifest["nodes"].values():
+        if node["resource_type"] == "model" and node["fqn"][1] == "marts":
+            for name, column in node["columns"].items():
+                for constraint in column.get("constraints", []):
+                    declared.setdefault((node["name"], name), set()).add(constraint["type"])
+    return declared
+
+
+def test_mart_keys_and_required_columns_are_enforced_by_duckdb_not_retested(
+    built_warehouse: BuiltWarehouse, tmp_path
+) -> None:
+    """A mart's primary key and required columns are contract constraints, which DuckDB enforces on
+    every insert (a full build and each incremental day): a duplicate or null key fails the model.
+    A `unique` or `not_null` data test on such a column could never fail, and would cost a dbt node
+    and a Dagster asset check on every run, so none may exist."""
+    manifest = json.loads((built_warehouse.env.work_dir / "target" / "manifest.json").read_text())
+    declared = _declared_constraints(manifest)
+    retested = [
+        (node["attached_node"], node["column_name"], node["test_metadata"]["name"])
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "test"
+        and node.get("test_metadata", {}).get("name") in ("unique", "not_null")
+        and not node["config"].get("where")
+        and (node["attached_node"].split(".")[-1], node["column_name"]) in declared
+        and {"unique": "primary_key", "not_null": "not_null"}[node["test_metadata"]["name"]]
+        in declared[(node["attached_node"].split(".")[-1], node["column_name"])]
+    ]
+    assert not retested, retested
+    keys = {model: column for (model, column), kinds in declared.items() if "primary_key" in kinds}
+    assert {"fct_payments", "fct_orders", "dim_customers", "fraud_review_queue"} <= set(keys)
+
+    copy = tmp_path / "warehouse.duckdb"
+    copy.write_bytes(built_warehouse.env.database.read_bytes())
+    with duckdb.connect(str(copy)) as con:
+        for model, key in sorted(keys.items()):
+            if not con.execute(f"select count(*) from marts.{model}").fetchone()[0]:
+                continue
+            with pytest.raises(duckdb.ConstraintException, match=key):
+                con.execute(f"insert into marts.{model} select * from marts.{model} limit 1")
+            with pytest.raises(duckdb.ConstraintException, match=f"NOT NULL.*{key}"):
+                con.execute(
+                    f"insert into marts.{model} select * replace (null as {key}) from marts.{model} limit 1"
+                )
+        required = sorted(c for c, kinds in declared.items() if kinds == {"not_null"})
+        assert len(required) >= 10, required
+        for model, column in required:
+            if con.execute(f"select count(*) from marts.{model}").fetchone()[0]:
+                # a copy of a row under a new key, so only the null can break a constraint
+                new_key = f", {keys[model]} || '#copy' as {keys[model]}" if model in keys else ""
+                with pytest.raises(duckdb.ConstraintException, match=f"NOT NULL.*{column}"):
+                    con.execute(
+                        f"insert into marts.{model} select * replace (null as {column}{new_key}) "
+                        f"from marts.{model} limit 1"
+                    )
