@@ -62,7 +62,7 @@ def release_cache(con: duckdb.DuckDBPyConnection) -> None:
     """Hand DuckDB's cached table blocks and its freed memory back to the operating system, before
     the process builds large arrays of its own (training). DuckDB has no statement for this: its
     memory limit is lowered for a moment, which evicts every unpinned block, then put back. Best
-    effort: when pinned memory (an open transaction's rows) exceeds the low limit, DuckDB refuses
+    effort: when pinned memory (a result still being read) exceeds the low limit, DuckDB refuses
     the change and nothing is released. Only for a connection no other thread is using at the time.
     Measured on ~1M labelled rows with a 500MB limit: the training process went from 496 to 333 MiB
     after loading."""
