@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import cached_property
 
 import duckdb
@@ -22,6 +22,10 @@ from ml.identifiers import quote, quote_relation
 from ml.specs import ModelSpec
 
 SPLITS = ("train", "validation", "test")
+INTEGER_TYPES = (
+    *("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"),
+    *("UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"),
+)
 FETCH_BATCH_ROWS = 122_880  # rows per record batch streamed out of DuckDB (its row-group size)
 
 
@@ -102,6 +106,7 @@ def check_relation(con: duckdb.DuckDBPyConnection, spec: ModelSpec) -> dict[str,
         *spec.entity_key,
         spec.event_timestamp,
         spec.label.column,
+        *([spec.label.known_at] if spec.label.known_at else []),
         *spec.features.names,
         *([spec.sample_filter] if spec.sample_filter else []),
         *([spec.baseline_column] if spec.baseline_column else []),
@@ -109,12 +114,68 @@ def check_relation(con: duckdb.DuckDBPyConnection, spec: ModelSpec) -> dict[str,
     missing = [column for column in needed if column not in types]
     if missing:
         raise FeatureRelationError(f"{spec.source_path}: {spec.features_relation} has no columns {missing}")
-    if spec.task == "binary" and not types[spec.label.column].startswith("TIMESTAMP"):
-        raise FeatureRelationError(
-            f"{spec.source_path}: label.column {spec.label.column} must be a timestamp for a binary task "
-            f"(when the positive outcome became known), got {types[spec.label.column]}"
-        )
+    if spec.task == "binary":
+        _check_binary_label(con, spec, types)
     return types
+
+
+def label_is_time(spec: ModelSpec, types: dict[str, str]) -> bool:
+    """Whether a binary label column is the time the positive outcome became known (a timestamp)
+    rather than the outcome itself (boolean or 0/1)."""
+    return spec.task == "binary" and types[spec.label.column].startswith("TIMESTAMP")
+
+
+def _check_binary_label(con: duckdb.DuckDBPyConnection, spec: ModelSpec, types: dict[str, str]) -> None:
+    column, kind = spec.label.column, types[spec.label.column]
+    where = f"{spec.source_path}: label.column {column}"
+    if label_is_time(spec, types):
+        if spec.label.known_at:
+            raise FeatureRelationError(
+                f"{spec.source_path}: label.known_at: {column} is a timestamp, already the time the outcome "
+                "became known; known_at goes with a boolean or 0/1 label"
+            )
+        return
+    if kind not in ("BOOLEAN", *INTEGER_TYPES):
+        raise FeatureRelationError(
+            f"{where} must be a boolean, an integer 0/1 or a timestamp (when the positive outcome became "
+            f"known) for a binary task, got {kind}"
+        )
+    if kind in INTEGER_TYPES:
+        label = quote(column)
+        rows, example = con.sql(
+            f"select count(*), min({label}) from {quote_relation(spec.features_relation)} "
+            f"where {label} not in (0, 1)"
+        ).fetchone()
+        if rows:
+            raise FeatureRelationError(
+                f"{where} must hold 0 or 1 (or null), but {rows} rows hold others (for example {example})"
+            )
+    known_at = spec.label.known_at
+    if known_at and not types[known_at].startswith("TIMESTAMP"):
+        raise FeatureRelationError(
+            f"{spec.source_path}: label.known_at {known_at} must be a timestamp, got {types[known_at]}"
+        )
+
+
+def label_sql(spec: ModelSpec, known_by: datetime, is_time: bool, table: str = "") -> str:
+    """A row's label as it was known at `known_by`, in SQL (`table` prefixes the columns, as "f.").
+    binary: 1 or 0 (null: the outcome is not known, the row is not labelled); an outcome known only
+    after `known_by` is 0, as it was then. regression: the value as a double."""
+    column = f"{table}{quote(spec.label.column)}"
+    if spec.task == "regression":
+        return f"cast({column} as double)"
+    if is_time:
+        return f"cast(coalesce({column} <= {timestamp_sql(known_by)}, false) as integer)"
+    outcome = f"cast({column} as boolean)"
+    if spec.label.known_at:
+        known = f"{table}{quote(spec.label.known_at)}"
+        outcome = f"({outcome} and coalesce({known} <= {timestamp_sql(known_by)}, true))"
+    return f"cast({outcome} as integer)"
+
+
+def labelled_filter(spec: ModelSpec, is_time: bool, table: str = "") -> str | None:
+    """The condition for a row to have an outcome at all: a time label's null is a negative."""
+    return None if is_time else f"{table}{quote(spec.label.column)} is not null"
 
 
 def timestamp_sql(value: datetime) -> str:
@@ -142,15 +203,39 @@ def latest_event(
 def resolve_cutoff(
     con: duckdb.DuckDBPyConnection, spec: ModelSpec, as_of: datetime | None = None
 ) -> datetime:
-    """Latest event (with a known outcome, for regression) minus the spec's days. With `as_of`, the
-    latest event at or before it: training as it would have happened then (a replay)."""
+    """Relative split: the latest event (with a known outcome, for regression) minus the spec's
+    days. Calendar split: the end of `test_until` plus the labels' maturity, once the data reaches
+    that day. With `as_of`, the latest event at or before it: training as it would have happened
+    then (a replay)."""
     latest = latest_event(con, spec, as_of)
     if latest is None:
         raise FeatureRelationError(f"{spec.source_path}: {spec.features_relation} has no rows to train on")
-    return latest - timedelta(days=spec.split.cutoff_days_before_latest)
+    if not spec.split.is_calendar:
+        return latest - timedelta(days=spec.split.cutoff_days_before_latest)
+    maturity = timedelta(days=spec.label.maturity_days)
+    due = spec.split.test_until + maturity
+    if latest.date() < due:
+        raise FeatureRelationError(
+            f"{spec.source_path}: split.test_until {spec.split.test_until}: the test window's labels are "
+            f"final on {due}, but the data of {spec.features_relation} ends at {latest}"
+        )
+    return end_of_day(spec.split.test_until) + maturity
+
+
+def end_of_day(day: date) -> datetime:
+    """The last microsecond of a calendar day: a window `until` a day holds all of it."""
+    return datetime.combine(day + timedelta(days=1), time()) - timedelta(microseconds=1)
 
 
 def window_for(spec: ModelSpec, cutoff: datetime) -> Window:
+    if spec.split.is_calendar:
+        return Window(
+            cutoff=cutoff,
+            matured_until=end_of_day(spec.split.test_until),
+            test_start=end_of_day(spec.split.validation_until),
+            validation_start=end_of_day(spec.split.train_until),
+            train_start=None,
+        )
     matured_until = cutoff - timedelta(days=spec.label.maturity_days)
     test_start = matured_until - timedelta(days=spec.split.test_days)
     validation_start = test_start - timedelta(days=spec.split.validation_days)
@@ -163,33 +248,29 @@ def unique_columns(*groups: tuple[str, ...] | list[str]) -> list[str]:
     return list(dict.fromkeys(name for group in groups for name in group))
 
 
-def _select_list(spec: ModelSpec, cutoff: datetime) -> str:
-    label = quote(spec.label.column)
-    if spec.task == "binary":
-        label_sql = f"cast(coalesce({label} <= {timestamp_sql(cutoff)}, false) as integer)"
-    else:
-        label_sql = f"cast({label} as double)"
+def _select_list(spec: ModelSpec, cutoff: datetime, is_time: bool) -> str:
     columns = [quote(c) for c in unique_columns(spec.entity_key, spec.features.names)]
     columns.append(f"{event_sql(spec)} as _event_time")
-    columns.append(f"{label_sql} as _label")
+    columns.append(f"{label_sql(spec, cutoff, is_time)} as _label")
     if spec.baseline_column:
         columns.append(f"cast({quote(spec.baseline_column)} as double) as _baseline")
     return ", ".join(columns)
 
 
-def _labelled_sql(spec: ModelSpec, cutoff: datetime, since: datetime | None) -> str:
+def _labelled_sql(spec: ModelSpec, cutoff: datetime, since: datetime | None, is_time: bool) -> str:
     """Matured rows up to the cutoff (after `since` if given), with their labels, ordered by key."""
     window = window_for(spec, cutoff)
     where = [f"{event_sql(spec)} <= {timestamp_sql(window.matured_until)}"]
     if since:
         where.append(f"{event_sql(spec)} > {timestamp_sql(since)}")
-    if spec.task == "regression":
-        where.append(f"{quote(spec.label.column)} is not null")
+    has_outcome = labelled_filter(spec, is_time)
+    if has_outcome:
+        where.append(has_outcome)
     if spec.sample_filter:
         where.append(quote(spec.sample_filter))
     order = ", ".join(quote(c) for c in spec.entity_key)
     return (
-        f"select {_select_list(spec, cutoff)} from {quote_relation(spec.features_relation)} "
+        f"select {_select_list(spec, cutoff, is_time)} from {quote_relation(spec.features_relation)} "
         f"where {' and '.join(where)} order by {order}"
     )
 
@@ -197,9 +278,9 @@ def _labelled_sql(spec: ModelSpec, cutoff: datetime, since: datetime | None) -> 
 def load_test_window(con: duckdb.DuckDBPyConnection, spec: ModelSpec, cutoff: datetime) -> pl.DataFrame:
     """The labelled rows of the out-of-time test window only, ordered by key: what a backtest
     reads, so its memory follows the test window, not the whole history."""
-    check_relation(con, spec)
+    types = check_relation(con, spec)
     window = window_for(spec, cutoff)
-    return fetch_frame(con, _labelled_sql(spec, cutoff, window.test_start))
+    return fetch_frame(con, _labelled_sql(spec, cutoff, window.test_start, label_is_time(spec, types)))
 
 
 def fetch_frame(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
@@ -213,9 +294,9 @@ def fetch_frame(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
 
 def load_labelled(con: duckdb.DuckDBPyConnection, spec: ModelSpec, cutoff: datetime) -> LabelledData:
     """Matured, labelled rows up to the cutoff, ordered by key, with their split."""
-    check_relation(con, spec)
+    types = check_relation(con, spec)
     window = window_for(spec, cutoff)
-    sql = _labelled_sql(spec, cutoff, window.train_start)
+    sql = _labelled_sql(spec, cutoff, window.train_start, label_is_time(spec, types))
     frame = fetch_frame(con, sql)
     frame = frame.with_columns(window.split_of(pl.col("_event_time")).alias("_split"))
     counts = dict(frame.group_by("_split").len().iter_rows())

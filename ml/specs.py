@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from datetime import date
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,12 +39,18 @@ SPEC_DIR = Path(__file__).parent / "models"
 
 @dataclass(frozen=True)
 class LabelSpec:
-    """binary: `column` is the time the positive outcome became known (null: not known);
-    regression: `column` is the target value. A row is labelled once its event time plus
-    `maturity_days` is at or before the training cutoff."""
+    """What a row's outcome is and when it is known. A row is labelled once its event time plus
+    `maturity_days` is at or before the training cutoff.
+
+    binary: `column` is either the outcome (boolean, or an integer 0/1; null: not known, the row is
+    not labelled) or the time the positive outcome became known (a timestamp; null: negative). With
+    an outcome column, `known_at` may name the time it became known: an outcome known only after
+    the cutoff counts as not seen then (negative), as a timestamp label does.
+    regression: `column` is the target value (null: not known)."""
 
     column: str
     maturity_days: int
+    known_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,14 +74,28 @@ class LightGBMSpec:
 
 @dataclass(frozen=True)
 class SplitSpec:
-    """The cutoff is the latest event (with a known outcome, for regression) minus
-    `cutoff_days_before_latest`; matured rows before it are split by time into train,
-    validation (early stopping, calibration, threshold) and an out-of-time test window."""
+    """Matured rows are split by event time into train, validation (early stopping, calibration,
+    threshold) and an out-of-time test window, in one of two ways:
 
-    cutoff_days_before_latest: int
-    validation_days: int
-    test_days: int
+    - relative: the cutoff is the latest event (with a known outcome, for regression) minus
+      `cutoff_days_before_latest`; the test window is the `test_days` before the labels' maturity,
+      validation the `validation_days` before it, train everything before (or `train_days`);
+    - calendar: train up to the end of the day `train_until`, validation to `validation_until`,
+      test to `test_until`; the cutoff is `test_until` plus the labels' maturity, and the data must
+      reach it.
+    """
+
+    cutoff_days_before_latest: int = 0
+    validation_days: int | None = None
+    test_days: int | None = None
     train_days: int | None = None
+    train_until: date | None = None
+    validation_until: date | None = None
+    test_until: date | None = None
+
+    @property
+    def is_calendar(self) -> bool:
+        return self.test_until is not None
 
 
 @dataclass(frozen=True)
@@ -241,8 +263,11 @@ def parse_spec(data: object, path: str) -> ModelSpec:
     label = LabelSpec(
         column=label_s.identifier("column"),
         maturity_days=label_s.get("maturity_days", int, check=lambda v: v >= 0, hint="an integer >= 0"),
+        known_at=label_s.identifier("known_at", None),
     )
     label_s.finish()
+    if label.known_at is not None and task != "binary":
+        raise label_s.error("known_at", "only a binary label has a time it became known")
 
     features_s = top.section("features")
     features = FeatureSpec(
@@ -272,16 +297,7 @@ def parse_spec(data: object, path: str) -> ModelSpec:
             "params", f"may not set {sorted(reserved & set(lightgbm.params))} (set by the trainer)"
         )
 
-    split_s = top.section("split")
-    split = SplitSpec(
-        cutoff_days_before_latest=split_s.get(
-            "cutoff_days_before_latest", int, 0, lambda v: v >= 0, "an integer >= 0"
-        ),
-        validation_days=split_s.get("validation_days", int, check=_positive, hint="an integer >= 1"),
-        test_days=split_s.get("test_days", int, check=_positive, hint="an integer >= 1"),
-        train_days=split_s.get("train_days", int, None, _positive, "an integer >= 1"),
-    )
-    split_s.finish()
+    split = _parse_split(top.section("split"))
 
     gates_s = top.section("gates", {})
     known = METRIC_DIRECTIONS[task]
@@ -362,12 +378,59 @@ def parse_spec(data: object, path: str) -> ModelSpec:
     top.finish()
     if not spec.entity_key:
         raise top.error("entity_key", "at least one key column is required")
-    clash = set(spec.features.names) & {spec.label.column, spec.event_timestamp, spec.sample_filter}
+    clash = set(spec.features.names) & {
+        spec.label.column,
+        spec.label.known_at,
+        spec.event_timestamp,
+        spec.sample_filter,
+    }
     if clash:
         raise top.error(
             "features", f"features may not include the timestamp, label or filter: {sorted(clash)}"
         )
     return spec
+
+
+RELATIVE_SPLIT = ("cutoff_days_before_latest", "validation_days", "test_days", "train_days")
+CALENDAR_SPLIT = ("train_until", "validation_until", "test_until")
+
+
+def _parse_split(section: _Section) -> SplitSpec:
+    """Relative days or calendar dates, not both; every field checked, named on a mistake."""
+    calendar = [key for key in CALENDAR_SPLIT if key in section.data]
+    if not calendar:
+        split = SplitSpec(
+            cutoff_days_before_latest=section.get(
+                "cutoff_days_before_latest", int, 0, lambda v: v >= 0, "an integer >= 0"
+            ),
+            validation_days=section.get("validation_days", int, check=_positive, hint="an integer >= 1"),
+            test_days=section.get("test_days", int, check=_positive, hint="an integer >= 1"),
+            train_days=section.get("train_days", int, None, _positive, "an integer >= 1"),
+        )
+        section.finish()
+        return split
+    relative = [key for key in RELATIVE_SPLIT if key in section.data]
+    if relative:
+        raise section.error(relative[0], f"relative days cannot be mixed with calendar dates {calendar}")
+    dates = {key: _date(section, key) for key in CALENDAR_SPLIT}
+    for earlier, later in pairwise(CALENDAR_SPLIT):
+        if dates[later] <= dates[earlier]:
+            raise section.error(later, f"must be after {earlier} ({dates[earlier]}), got {dates[later]}")
+    section.finish()
+    return SplitSpec(**dates)
+
+
+def _date(section: _Section, key: str) -> date:
+    """A calendar date: YAML's own (2025-06-30) or an ISO string."""
+    value = section.get(key, (date, str), hint="a date (YYYY-MM-DD)")
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value)
+        except ValueError:
+            raise section.error(key, f"expected a date (YYYY-MM-DD), got {value!r}") from None
+    if type(value) is not date:  # a datetime is not a calendar day
+        raise section.error(key, f"expected a date (YYYY-MM-DD), got {value!r}")
+    return value
 
 
 def _parse_monitoring(section: _Section, task: str, features: FeatureSpec, gates: GateSpec) -> MonitoringSpec:

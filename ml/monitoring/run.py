@@ -15,7 +15,7 @@ import duckdb
 import polars as pl
 
 from ml import registry
-from ml.dataset import latest_event, timestamp_sql, unique_columns
+from ml.dataset import check_relation, label_is_time, label_sql, latest_event, timestamp_sql, unique_columns
 from ml.identifiers import quote, quote_relation
 from ml.monitoring import drift as drift_measure
 from ml.monitoring.baseline import PREDICTION, Baseline
@@ -57,7 +57,7 @@ def data_now(con: duckdb.DuckDBPyConnection, spec: ModelSpec) -> datetime:
 
 
 def _scored_sql(
-    spec: ModelSpec, version: int, after: datetime, until: datetime, label_known: datetime
+    spec: ModelSpec, version: int, after: datetime, until: datetime, label_known: datetime, is_time: bool
 ) -> str:
     """The champion's scored rows with their features, event time, window day and label."""
     keys = list(spec.entity_key)
@@ -73,11 +73,6 @@ def _scored_sql(
     window_day = (
         f"s.{quote(spec.scoring.day_column)}" if spec.scoring.day_column else f"cast({event} as date)"
     )
-    label = quote(spec.label.column)
-    if spec.task == "binary":
-        label_sql = f"cast(coalesce(f.{label} <= {timestamp_sql(label_known)}, false) as integer)"
-    else:
-        label_sql = f"cast(f.{label} as double)"
     join = " and ".join(f"s.{quote(k)} = f.{quote(k)}" for k in keys)
     columns = ", ".join(
         [
@@ -87,7 +82,7 @@ def _scored_sql(
             f"{event} as _event_time",
             f"cast({event} as date) as _event_date",
             f"{window_day} as _window_day",
-            f"{label_sql} as _label",
+            f"{label_sql(spec, label_known, is_time, 'f.')} as _label",
         ]
     )
     order = ", ".join(f"f.{quote(k)}" for k in keys)
@@ -152,7 +147,9 @@ def monitor(
     baseline = load_baseline(artifact)
     maturity = timedelta(days=spec.label.maturity_days)
 
-    scored = con.sql(_scored_sql(spec, champion.version, champion.training_cutoff, as_of, as_of)).pl()
+    is_time = label_is_time(spec, check_relation(con, spec))
+    scored_sql = _scored_sql(spec, champion.version, champion.training_cutoff, as_of, as_of, is_time)
+    scored = con.sql(scored_sql).pl()
     drift_rows: list[dict] = []
     latest: tuple[date, date] | None = None
     latest_figures: list[drift_measure.DriftFigure] = []
@@ -177,9 +174,10 @@ def monitor(
 
     # out-of-sample days (after the rows the model was labelled on) whose labels are final by as_of
     matured_until = champion.training_cutoff - maturity
-    matured = con.sql(_scored_sql(spec, champion.version, matured_until, as_of - maturity, as_of)).pl()
-    if spec.task == "regression":
-        matured = matured.filter(pl.col("_label").is_not_null())
+    matured = con.sql(
+        _scored_sql(spec, champion.version, matured_until, as_of - maturity, as_of, is_time)
+    ).pl()
+    matured = matured.filter(pl.col("_label").is_not_null())  # an outcome not known: not labelled
     performance_rows = [
         {
             "model_name": spec.name,
