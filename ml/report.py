@@ -116,8 +116,8 @@ def model_card(model: TrainedModel, version: int, facts: dict, metrics: dict, pl
     sections += ["## Plots", "\n".join(f"![{p}](plots/{p})" for p in plots)]
     sections += [
         "## Limitations",
-        "- Trained on the retailer's own history only; drift in behaviour or in the data feeds "
-        "changes its quality.\n"
+        f"- Trained on the history in `{spec.features_relation}` only; drift in behaviour or in the "
+        "data feeds changes its quality.\n"
         "- Metrics come from one out-of-time window; small windows give noisy figures.\n"
         f"- Labels mature after {spec.label.maturity_days} days: recent rows are unlabelled at training.",
     ]
