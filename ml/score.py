@@ -28,13 +28,13 @@ from ml import registry
 from ml.artifacts import load_artifact
 from ml.attribution import PathAttribution, top_reasons
 from ml.compiled import LightGBMPredictor, choose
-from ml.crashpoints import crash_point
 from ml.dataset import event_sql, load_test_window, timestamp_sql, to_matrix, unique_columns
 from ml.identifiers import quote, quote_relation, relation_exists
 from ml.output_tables import SOURCES_FILE, create_table
 from ml.settings import models_dir
 from ml.specs import ModelSpec
 from ml.train import TrainedModel
+from ml.write_points import reached
 
 BATCH_ROWS = 262_144
 PROBE_ROWS = 2_048  # rows of the first batch on which a compiled model must agree with LightGBM
@@ -231,7 +231,7 @@ class _ScoreWriter:
     def _delete(self) -> None:
         assert self.replace_where is not None
         self.cursor.execute(f"delete from {self.table} as scored where {self.replace_where}")
-        crash_point("score:in_transaction")
+        reached("score:in_transaction")
 
     def commit(self) -> int:
         if (
@@ -240,7 +240,7 @@ class _ScoreWriter:
             and relation_exists(self.cursor, self.spec.output.table)
         ):
             self._delete()  # a landing day without rows is valid: its old scores are removed
-        crash_point("score:after_spool")
+        reached("score:after_spool")
         self.cursor.execute("commit")
         self.cursor.close()
         return self.rows
@@ -346,7 +346,7 @@ def score(
     except BaseException:
         writer.rollback()
         raise
-    crash_point("score:before_backtest")
+    reached("score:before_backtest")
     backtest_rows = _current_backtest(con, spec, champion.version)
     if backtest_rows is None:
         backtest_rows = write_backtest(con, spec, model, champion.version, champion.training_cutoff)

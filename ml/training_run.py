@@ -16,7 +16,6 @@ import numpy as np
 
 from ml import registry
 from ml.artifacts import load_artifact, sweep_orphans, write_artifact
-from ml.crashpoints import crash_point
 from ml.dataset import LabelledData, load_labelled, resolve_cutoff, to_matrix
 from ml.duckdb_limits import release_cache
 from ml.errors import ModelNotFoundError
@@ -27,6 +26,7 @@ from ml.monitoring.run import BASELINE_FILE
 from ml.report import binary_plots, importance_plot, model_card, regression_plots
 from ml.specs import ModelSpec
 from ml.train import TrainedModel, fit, model_columns
+from ml.write_points import reached
 
 
 @dataclass(frozen=True)
@@ -195,7 +195,7 @@ def run_training(
     }
     sweep_orphans(models_dir / spec.name, registry.versions(con, spec.name))
     artifact = write_artifact(models_dir, model, version, metrics, data.fingerprint, extra)
-    crash_point("train:after_artifact")
+    reached("train:after_artifact")
 
     gate = evaluate_gates(spec, metrics["test"], metrics.get("champion"))
     with _transaction(con):
@@ -226,7 +226,7 @@ def run_training(
         else:
             registry.record_alias(con, spec.name, "challenger", version, "set", reason, now)
             registry.record_alias(con, spec.name, "champion", version, "refused", reason, now)
-        crash_point("train:before_commit")
+        reached("train:before_commit")
     return TrainingResult(spec.name, version, gate.passed, gate, metrics, artifact.path, cutoff, rows)
 
 

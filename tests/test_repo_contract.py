@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 from tests.conftest import REPO_ROOT
@@ -77,3 +78,34 @@ def test_the_oracle_scan_finds_a_planted_leak(tmp_path: Path) -> None:
     (tmp_path / "warehouse" / "target").mkdir()
     (tmp_path / "warehouse" / "target" / "ignored.sql").write_text("oracle")
     assert files_naming_the_oracle(tmp_path) == ["warehouse/leak.sql"]
+
+
+def tracked_folders(depth: int = 2) -> set[str]:
+    """Every folder holding a tracked file, to `depth` levels below the repository root."""
+    files = subprocess.run(
+        ["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    folders = set()
+    for name in files:
+        parts = Path(name).parts[:-1]
+        folders.update("/".join(parts[:level]) for level in range(1, min(depth, len(parts)) + 1))
+    return folders
+
+
+def test_the_readme_folder_map_names_every_folder() -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    section = readme.split("## Folder map", 1)[1].split("\n## ", 1)[0]
+    missing = sorted(folder for folder in tracked_folders() if f"`{folder}/`" not in section)
+    assert missing == [], f"folders the README's folder map does not name: {missing}"
+
+
+def test_pipeline_code_knows_nothing_of_fault_injection() -> None:
+    # write points are audit events (ml/write_points.py); killing a process at one is the tests'
+    # business (tests/reliability/faults.py), so no pipeline module reads CRASH_AT or imports tests
+    offenders = []
+    for top in PIPELINE_CODE:
+        for path in (REPO_ROOT / top).rglob("*.py"):
+            text = path.read_text()
+            if "CRASH_AT" in text or re.search(r"^\s*(from|import) tests\b", text, flags=re.M):
+                offenders.append(str(path.relative_to(REPO_ROOT)))
+    assert offenders == []

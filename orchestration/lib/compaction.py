@@ -28,8 +28,8 @@ from pathlib import Path
 
 import duckdb
 
-from ml.crashpoints import crash_point
 from ml.duckdb_limits import connect
+from ml.write_points import reached
 from orchestration.lib.durable import fsync
 
 FREE_FRACTION = 0.25
@@ -78,7 +78,7 @@ def compact_if_fragmented(path: Path, threshold: float = FREE_FRACTION) -> Compa
             con.execute(f'copy from database "{source}" to compacted')
             con.execute("detach compacted")
             audit(con, source, staging)
-            crash_point("compact:before_replace")
+            reached("compact:before_replace")
             fsync(staging)
             os.replace(staging, path)
             fsync(path.parent)

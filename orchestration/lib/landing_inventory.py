@@ -43,7 +43,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ml.crashpoints import crash_point
+from ml.write_points import reached
 from orchestration.lib.environment import REPO_ROOT, WAREHOUSE_DIR, landing_dir, warehouse_db
 from orchestration.lib.landing import PARTITION as DAY_FOLDER
 
@@ -235,7 +235,7 @@ def _reject(
     partial = target.with_name(target.name + RECORD_SUFFIX + ".tmp")
     pq.write_table(record, partial)
     os.replace(partial, target.with_name(target.name + RECORD_SUFFIX))
-    crash_point("inventory:after_record")
+    reached("inventory:after_record")
     os.replace(path, target)
     return RejectedFile(path, target, why.reason, why.detail)
 

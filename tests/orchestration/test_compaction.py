@@ -6,7 +6,6 @@ Guards against issue 12: the build file grew with every run of the same data (51
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ import duckdb
 import pytest
 
 from orchestration.lib.compaction import compact_if_fragmented, staging_path
+from tests.reliability.faults import crash_at
 
 
 def rebuild(path: Path, rounds: int) -> None:
@@ -92,7 +92,7 @@ def test_a_crash_before_the_rename_leaves_the_old_file(fragmented: Path) -> None
     code = "from pathlib import Path; from orchestration.lib.compaction import compact_if_fragmented; "
     code += f"compact_if_fragmented(Path({str(fragmented)!r}))"
     killed = subprocess.run(
-        [sys.executable, "-c", code], env={**os.environ, "CRASH_AT": "compact:before_replace"}, check=False
+        [sys.executable, "-c", code], env=crash_at("compact:before_replace"), check=False
     )
     assert killed.returncode == -9
     assert fragmented.stat().st_size == size and fingerprint(fragmented) == before

@@ -4,10 +4,11 @@ training, scoring and publishing. After each kill the published file is the last
 has its complete artifact; then the interrupted step is rerun and every table equals the tables of
 the run that was never interrupted (the tiny pipeline run the copy was taken from).
 
-Named points (ml/crashpoints.py, CRASH_AT) sit between the writes whose order makes a crash safe;
-the dbt and Dagster points are timed kills of the whole process group while a step is working. The
-run that recovers from the Dagster kill also carries the concurrency promises (readers, a refused
-second run, an idempotent rerun): a full run costs minutes, and one serves both.
+Named write points (ml/write_points.py; tests/reliability/faults.py kills a process at one) sit
+between the writes whose order makes a crash safe; the dbt and Dagster points are timed kills of the
+whole process group while a step is working. The run that recovers from the Dagster kill also
+carries the concurrency promises (readers, a refused second run, an idempotent rerun): a full run
+costs minutes, and one serves both.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from ml.artifacts import artifact_hash
 from orchestration.lib.run_lock import lock_path
 from tests.conftest import DBT, REPO_ROOT, WAREHOUSE_DIR
 from tests.pipeline import PipelineEnv, PipelineRun, table_checksums
+from tests.reliability import faults
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +39,7 @@ FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
 
 
 def run(env: PipelineEnv, args: list[str], crash_at: str | None = None, cwd: Path = REPO_ROOT):
-    environ = env.environ() | ({"CRASH_AT": crash_at} if crash_at else {})
+    environ = faults.crash_at(crash_at, env.environ()) if crash_at else env.environ()
     return subprocess.run(args, cwd=cwd, env=environ, capture_output=True, text=True, timeout=900)
 
 

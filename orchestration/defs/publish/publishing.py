@@ -12,8 +12,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ml.crashpoints import crash_point
 from ml.duckdb_limits import connect
+from ml.write_points import reached
 from orchestration.lib.durable import fsync
 
 PUBLISHED_SCHEMAS = ("marts", "ml")
@@ -52,11 +52,11 @@ def publish(build_file: Path, target: Path) -> Published:
                 ).fetchone()[0]
             out.execute("detach build")
             out.execute("checkpoint")
-        crash_point("publish:before_audit")
+        reached("publish:before_audit")
         audit(staging, tables)
         fsync(staging)
         os.replace(staging, target)
-        crash_point("publish:after_replace")
+        reached("publish:after_replace")
         fsync(target.parent)
     finally:
         staging.unlink(missing_ok=True)
