@@ -69,8 +69,8 @@ def measure() -> dict:
     spec = load_specs()[MODEL]
     with duckdb.connect(str(warehouse_path())) as con:
         champion = registry.resolve(con, MODEL)
-        model = load_artifact(Path(champion.artifact_path), champion.artifact_hash)
-        model_file = Path(champion.artifact_path) / "model.txt"
+        model = load_artifact(champion.artifact_dir(), champion.artifact_hash)
+        model_file = champion.artifact_dir() / "model.txt"
 
         # compile time from an empty cache (the run's own cache is warmed by the first pass below)
         with tempfile.TemporaryDirectory(prefix="lleaves-") as cache:

@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 import duckdb
 
+from ml import settings
 from ml.errors import ModelNotFoundError
 
 ALIASES = ("champion", "challenger")
@@ -68,8 +70,15 @@ class RegisteredVersion:
     version: int
     training_cutoff: datetime
     metrics: dict
-    artifact_path: str
+    artifact_path: str  # relative to the models directory: <model>/<version>
     artifact_hash: str
+
+    def artifact_dir(self, models_dir: Path | None = None) -> Path:
+        """The version's artifact folder under `models_dir` (default MODELS_DIR), so a moved
+        checkout, a restored backup or another machine reading the published registry finds it.
+        A path an older registry recorded as absolute is used as it is."""
+        path = Path(self.artifact_path)
+        return path if path.is_absolute() else (models_dir or settings.models_dir()) / path
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:

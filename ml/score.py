@@ -309,7 +309,7 @@ def score(
     given (first, last inclusive) and the rows of other days whose features changed since they were
     scored, replacing their scores (and deleting those of rows that are gone)."""
     champion = registry.resolve(con, spec.name)
-    model = load_artifact(Path(champion.artifact_path), champion.artifact_hash)
+    model = load_artifact(champion.artifact_dir(), champion.artifact_hash)
     where = scoring_where(spec, champion.training_cutoff)
     replace_where = None
     if days is not None:
@@ -333,7 +333,7 @@ def score(
     try:
         for batch in con.sql(sql).to_arrow_reader(batch_rows):
             if writer.rows == 0:
-                model = _with_predictor(model, Path(champion.artifact_path), batch, int(to_score))
+                model = _with_predictor(model, champion.artifact_dir(), batch, int(to_score))
             table = _score_batch(model, batch, champion.version, scored_at, attribution)
             if model.threshold is not None:
                 flagged += int(np.count_nonzero(table["is_flagged"].to_numpy()))

@@ -61,7 +61,9 @@ def split_rows(data: LabelledData) -> dict[str, int]:
     return {split: data.part(split).height for split in ("train", "validation", "test")}
 
 
-def unchanged(con: duckdb.DuckDBPyConnection, spec: ModelSpec, data: LabelledData) -> TrainingResult | None:
+def unchanged(
+    con: duckdb.DuckDBPyConnection, spec: ModelSpec, data: LabelledData, models_dir: Path
+) -> TrainingResult | None:
     """The registered version trained from the same spec, rows and code, as this run's result (None
     when there is none, or when the code version is unknown)."""
     code = code_version()
@@ -82,7 +84,7 @@ def unchanged(con: duckdb.DuckDBPyConnection, spec: ModelSpec, data: LabelledDat
         promoted=promoted,
         gate=GateResult(passed=promoted, reasons=(reason,)),
         metrics=registered.metrics,
-        artifact_path=Path(registered.artifact_path),
+        artifact_path=registered.artifact_dir(models_dir),
         training_cutoff=registered.training_cutoff,
         rows=split_rows(data),
         retrained=False,
@@ -111,7 +113,7 @@ def _champion_metrics(
         champion = registry.resolve(con, spec.name)
     except ModelNotFoundError:
         return None
-    model = load_artifact(Path(champion.artifact_path), champion.artifact_hash)
+    model = load_artifact(champion.artifact_dir(), champion.artifact_hash)
     missing = set(model.spec.features.names) - set(data.frame.columns)
     if missing:
         # The spec changed its features: compare with what the champion scored on its own window.
@@ -138,7 +140,7 @@ def run_training(
     cutoff = resolve_cutoff(con, spec, as_of)
     data = load_labelled(con, spec, cutoff)
     release_cache(con)  # the scan's blocks are not needed again; LightGBM's matrices come next
-    same = None if force else unchanged(con, spec, data)
+    same = None if force else unchanged(con, spec, data, models_dir)
     if same is not None:
         if trigger is not None:
             alias = "champion" if same.promoted else "challenger"
@@ -216,7 +218,7 @@ def run_training(
                 "feature_signature": {name: str(data.frame.schema[name]) for name in spec.features.names},
                 "parameters": {"lightgbm": spec.lightgbm.params, "best_iteration": model.best_iteration},
                 "metrics": metrics,
-                "artifact_path": str(artifact.path),
+                "artifact_path": artifact.path.relative_to(models_dir).as_posix(),
                 "artifact_hash": artifact.hash,
             },
         )

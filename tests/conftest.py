@@ -85,17 +85,6 @@ class DbtEnv:
         return result
 
 
-def repoint_artifacts(database: Path, old_models: Path, new_models: Path) -> None:
-    """A copied warehouse's registry points at the copied model store, not the original's."""
-    import duckdb
-
-    with duckdb.connect(str(database)) as con:
-        con.execute(
-            "update ml.model_registry set artifact_path = replace(artifact_path, ?, ?)",
-            [str(old_models), str(new_models)],
-        )
-
-
 def generate_world(root: Path, **knobs) -> tuple[Path, Path]:
     """Generate a landing zone and its oracle under `root`; returns (landing, oracle)."""
     from simulator import SimConfig, generate

@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 
 from ml.specs import SPEC_DIR
-from tests.conftest import REPO_ROOT, DbtEnv, repoint_artifacts
+from tests.conftest import REPO_ROOT, DbtEnv
 
 TINY_PIPELINE = {
     "seed": 5,
@@ -93,7 +93,6 @@ class PipelineEnv(DbtEnv):
         shutil.copy(self.analytics, root / "analytics.duckdb")
         shutil.copytree(self.models_dir, root / "models")
         copy = PipelineEnv(root / "landing", root / "warehouse.duckdb", root, self.specs_dir)
-        repoint_artifacts(copy.database, self.models_dir, copy.models_dir)
         return copy
 
     @property
@@ -210,7 +209,6 @@ class PipelineRun:
 
 # Columns that record when or where something ran (wall clock, the copy's paths), not what it produced.
 RUN_CONTEXT_COLUMNS = {
-    "artifact_path",
     "computed_at",
     "scored_at",
     "trained_at",

@@ -142,7 +142,7 @@ def monitor(
 
     champion = registry.resolve(con, spec.name)
     as_of = as_of or data_now(con, spec)
-    artifact = Path(champion.artifact_path)
+    artifact = champion.artifact_dir()
     model = load_artifact(artifact, champion.artifact_hash)
     baseline = load_baseline(artifact)
     maturity = timedelta(days=spec.label.maturity_days)

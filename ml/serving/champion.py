@@ -49,7 +49,7 @@ def load_champion(registered: RegisteredVersion, models_dir: Path, current_spec:
     """The registered version's artifact, from `<models_dir>/<model>/<version>/`, checked against
     the registry's hash. As in batch scoring, the model's own spec gives the features and the
     current spec says how reason codes are computed."""
-    artifact_dir = models_dir / registered.model_name / str(registered.version)
+    artifact_dir = registered.artifact_dir(models_dir)
     model = load_artifact(artifact_dir, registered.artifact_hash)
     if model.threshold is None:
         raise ArtifactError(f"{artifact_dir}: the model has no operating threshold to decide on")

@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import DbtEnv, generate_world, repoint_artifacts
+from tests.conftest import DbtEnv, generate_world
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,6 @@ class TrainedWarehouse:
         root.mkdir(parents=True, exist_ok=True)
         shutil.copy(self.env.database, root / "warehouse.duckdb")
         shutil.copytree(self.env.models_dir, root / "models")
-        repoint_artifacts(root / "warehouse.duckdb", self.env.models_dir, root / "models")
         return DbtEnv(landing_dir=self.env.landing_dir, database=root / "warehouse.duckdb", work_dir=root)
 
 

@@ -166,8 +166,11 @@ def test_same_data_and_spec_give_byte_identical_models_and_scores(
         )
         assert sorted(paths) == [(name, 1) for name in MODELS]
         for name in MODELS:
-            original = trained_warehouse.env.models_dir / first[(name, 1)].relative_to(env.models_dir)
-            assert sha256(original / "model.txt") == sha256(paths[(name, 1)] / "model.txt"), name
+            assert paths[(name, 1)] == Path(name) / "1"  # relative to the models directory
+            original, again = trained_warehouse.env.models_dir, env.models_dir
+            assert sha256(original / first[(name, 1)] / "model.txt") == sha256(
+                again / paths[(name, 1)] / "model.txt"
+            ), name
             assert registry.alias_version(con, name, "champion") == 1
         new_scores = con.sql(
             "select payment_id, fraud_score from ml.payment_fraud_scores order by 1"
@@ -261,7 +264,7 @@ def test_artifacts_hold_model_card_and_plots_and_detect_tampering(
     env = trained_warehouse.copy_to(tmp_path)
     with duckdb.connect(str(env.database), read_only=True) as con:
         champion = registry.resolve(con, "payment_fraud")
-    path = Path(champion.artifact_path)
+    path = champion.artifact_dir(env.models_dir)
     for name in ("model.txt", "spec.yml", "metrics.json", "manifest.json", "card.md"):
         assert (path / name).is_file(), name
     assert {p.name for p in (path / "plots").glob("*.png")} >= {

@@ -169,7 +169,7 @@ def new_champion_build(snapshot: Path, build: Path, models_dir: Path) -> None:
             .pl()
             .to_dicts()[0]
         )
-        row.update(version=2, artifact_path=str(models_dir / "payment_fraud" / "2"))
+        row.update(version=2, artifact_path="payment_fraud/2")
         registry.register(con, row)
         registry.record_alias(
             con, "payment_fraud", "champion", 2, "set", "test: hot swap", datetime(2030, 1, 1)

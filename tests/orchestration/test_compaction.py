@@ -91,9 +91,7 @@ def test_a_crash_before_the_rename_leaves_the_old_file(fragmented: Path) -> None
     before, size = fingerprint(fragmented), fragmented.stat().st_size
     code = "from pathlib import Path; from orchestration.lib.compaction import compact_if_fragmented; "
     code += f"compact_if_fragmented(Path({str(fragmented)!r}))"
-    killed = subprocess.run(
-        [sys.executable, "-c", code], env=crash_at("compact:before_replace"), check=False
-    )
+    killed = subprocess.run([sys.executable, "-c", code], env=crash_at("compact:before_replace"), check=False)
     assert killed.returncode == -9
     assert fragmented.stat().st_size == size and fingerprint(fragmented) == before
     assert staging_path(fragmented).exists()  # the kill left its staging file ...

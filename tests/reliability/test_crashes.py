@@ -74,7 +74,7 @@ def assert_safe_after_a_crash(env: PipelineEnv, published: dict) -> None:
         registered = con.sql("select artifact_path, artifact_hash from ml.model_registry").fetchall()
     assert rows == distinct, "duplicate scores"
     for path, digest in registered:  # no orphan registry row, no half-written artifact behind one
-        assert artifact_hash(Path(path)) == digest, path
+        assert artifact_hash(env.models_dir / path) == digest, path
 
 
 @pytest.fixture(scope="module")

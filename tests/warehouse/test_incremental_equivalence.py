@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import DbtEnv, generate_world, repoint_artifacts
+from tests.conftest import DbtEnv, generate_world
 from tests.pipeline import TINY_PIPELINE, tiny_specs
 
 HELD_BACK_DAYS = 3
@@ -87,7 +87,6 @@ def warehouses(tmp_path_factory: pytest.TempPathFactory) -> Warehouses:
     full.work_dir.mkdir()
     shutil.copy(incremental.database, full.database)
     shutil.copytree(incremental.models_dir, full.models_dir)
-    repoint_artifacts(full.database, incremental.models_dir, full.models_dir)
     full.dbt("build", "--full-refresh", "--exclude", "source:ml+")
     full.python("-m", "ml", "score")
     full.dbt("build", "--full-refresh", "--selector", "after_scores")
