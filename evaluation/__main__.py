@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 from evaluation.oracle import run_checks
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from ml.settings import DATA_DIR, settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,9 +15,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--warehouse",
         type=Path,
-        default=Path(os.environ.get("WAREHOUSE_DB", REPO_ROOT / "data/warehouse.duckdb")),
+        default=settings().warehouse_db,
     )
-    parser.add_argument("--oracle", type=Path, default=REPO_ROOT / "data" / "oracle")
+    parser.add_argument("--oracle", type=Path, default=DATA_DIR / "oracle")
     args = parser.parse_args(argv)
     checks = run_checks(args.warehouse, args.oracle)
     print("| check | model | reference | value | ratio | rule | rows | result |")

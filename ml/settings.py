@@ -1,23 +1,63 @@
-"""Paths the ML layer reads from the environment (inside functions, never at import time)."""
+"""Where everything lives: every path the pipeline reads or writes, with its one default.
+
+Each path comes from an environment variable (the Makefile, the bench and the tests set them) or
+defaults under the repository's `data/` folder. `Settings.from_environ()` reads them all at once
+into a frozen object; the accessors below read them again on every call (inside functions, never
+at import time), so a process that changes a variable is seen. The dbt project has its own
+defaults for the same files, relative to `warehouse/` (profiles.yml, the source YAML,
+dbt_project.yml), because dbt reads them itself.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+DATA_DIR = REPO_ROOT / "data"
+# each path's environment variable and default
+PATHS: dict[str, tuple[str, Path]] = {
+    "warehouse_db": ("WAREHOUSE_DB", DATA_DIR / "warehouse.duckdb"),
+    "analytics_db": ("ANALYTICS_DB", DATA_DIR / "analytics.duckdb"),
+    "landing_dir": ("LANDING_DIR", DATA_DIR / "landing"),
+    "rejected_dir": ("REJECTED_DIR", DATA_DIR / "landing_rejected"),
+    "models_dir": ("MODELS_DIR", DATA_DIR / "models"),
+    "specs_dir": ("MODEL_SPECS_DIR", Path(__file__).parent / "models"),
+}
+PATH_VARIABLES = tuple(variable for variable, _ in PATHS.values())
+
+
+@dataclass(frozen=True)
+class Settings:
+    warehouse_db: Path  # the DuckDB file dbt and the ML layer build
+    analytics_db: Path  # the published read-only copy analysts and the API open
+    landing_dir: Path  # the landing zone the source systems export to
+    rejected_dir: Path  # unreadable landing files, moved out with a record
+    models_dir: Path  # model artifacts, <model>/<version>/
+    specs_dir: Path  # the model specs
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        values = os.environ if environ is None else environ
+        return cls(**{field: Path(values.get(name) or default) for field, (name, default) in PATHS.items()})
+
+
+def settings() -> Settings:
+    return Settings.from_environ()
 
 
 def warehouse_path() -> Path:
-    """The DuckDB file dbt builds (WAREHOUSE_DB; default data/warehouse.duckdb at the repo root)."""
-    return Path(os.environ.get("WAREHOUSE_DB", REPO_ROOT / "data" / "warehouse.duckdb"))
+    """The DuckDB file dbt builds."""
+    return settings().warehouse_db
 
 
 def models_dir() -> Path:
-    """Where model artifacts live (MODELS_DIR; default data/models at the repo root)."""
-    return Path(os.environ.get("MODELS_DIR", REPO_ROOT / "data" / "models"))
+    """Where model artifacts live."""
+    return settings().models_dir
 
 
 def specs_dir() -> Path:
-    """Where the model specs live (MODEL_SPECS_DIR; default ml/models in the package)."""
-    return Path(os.environ.get("MODEL_SPECS_DIR", Path(__file__).parent / "models"))
+    """Where the model specs live."""
+    return settings().specs_dir

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from ml.settings import DATA_DIR
 from orchestration.lib.environment import REPO_ROOT, analytics_db, warehouse_db
 from orchestration.lib.inputs import (
     digest_after_run,
@@ -125,7 +126,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--day", type=date.fromisoformat, help="run one landing day (its partition)")
     parser.add_argument("--full-refresh", action="store_true", help="rebuild incremental dbt models")
     parser.add_argument("--force", action="store_true", help="run even when nothing has changed")
-    parser.add_argument("--log-dir", type=Path, default=REPO_ROOT / "data" / "logs")
+    parser.add_argument("--log-dir", type=Path, default=DATA_DIR / "logs")
     return parser.parse_args(argv)
 
 

@@ -109,3 +109,19 @@ def test_pipeline_code_knows_nothing_of_fault_injection() -> None:
             if "CRASH_AT" in text or re.search(r"^\s*(from|import) tests\b", text, flags=re.M):
                 offenders.append(str(path.relative_to(REPO_ROOT)))
     assert offenders == []
+
+
+def test_every_path_default_has_one_home() -> None:
+    # ml/settings.py reads WAREHOUSE_DB, ANALYTICS_DB, ... and holds their defaults; every other
+    # Python module asks it (the dbt project has its own, relative to warehouse/)
+    from ml.settings import PATH_VARIABLES
+
+    names = "|".join(PATH_VARIABLES)
+    reads = re.compile(rf"""(environ\.get\(|environ\[|getenv\()\s*["']({names})["']""")
+    offenders = [
+        str(path.relative_to(REPO_ROOT))
+        for top in (*PIPELINE_CODE, "evaluation", "bench", "simulator")
+        for path in (REPO_ROOT / top).rglob("*.py")
+        if path.relative_to(REPO_ROOT) != Path("ml/settings.py") and reads.search(path.read_text())
+    ]
+    assert offenders == []

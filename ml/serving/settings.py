@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ml.settings import REPO_ROOT, models_dir
+from ml.settings import DATA_DIR, settings
 
 # Salted hashes of identifiers in the audit log use this salt unless SERVE_PII_SALT is set. It is
 # public (it is in the repository), so a deployment must set its own secret salt.
@@ -28,9 +28,9 @@ class ServingSettings:
     @classmethod
     def from_env(cls) -> ServingSettings:
         return cls(
-            snapshot=Path(os.environ.get("ANALYTICS_DB", REPO_ROOT / "data" / "analytics.duckdb")),
-            models_dir=models_dir(),
-            log_dir=Path(os.environ.get("SERVE_LOG_DIR", REPO_ROOT / "data" / "serving_log")),
+            snapshot=settings().analytics_db,
+            models_dir=settings().models_dir,
+            log_dir=Path(os.environ.get("SERVE_LOG_DIR", DATA_DIR / "serving_log")),
             pii_salt=os.environ.get("SERVE_PII_SALT", DEFAULT_PII_SALT),
             poll_seconds=float(os.environ.get("SERVE_POLL_SECONDS", "5")),
         )

@@ -1,4 +1,4 @@
-"""Paths the orchestration reads from the environment: inside functions, never at import time."""
+"""Paths the orchestration reads, absolute (their defaults: ml/settings.py), and `environ_set`."""
 
 from __future__ import annotations
 
@@ -7,22 +7,24 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from ml.settings import REPO_ROOT, settings
+
 WAREHOUSE_DIR = REPO_ROOT / "warehouse"
 
 
 def warehouse_db() -> Path:
-    """The build file dbt and the ML assets write (WAREHOUSE_DB)."""
-    return Path(os.environ.get("WAREHOUSE_DB", REPO_ROOT / "data" / "warehouse.duckdb")).resolve()
+    """The build file dbt and the ML assets write (WAREHOUSE_DB), absolute."""
+    return settings().warehouse_db.resolve()
 
 
 def analytics_db() -> Path:
-    """The published read-only copy analysts open (ANALYTICS_DB)."""
-    return Path(os.environ.get("ANALYTICS_DB", REPO_ROOT / "data" / "analytics.duckdb")).resolve()
+    """The published read-only copy analysts open (ANALYTICS_DB), absolute."""
+    return settings().analytics_db.resolve()
 
 
 def landing_dir() -> Path:
-    return Path(os.environ.get("LANDING_DIR", REPO_ROOT / "data" / "landing")).resolve()
+    """The landing zone (LANDING_DIR), absolute."""
+    return settings().landing_dir.resolve()
 
 
 @contextmanager

@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 from stat import S_ISREG
 
+from ml.settings import PATH_VARIABLES
 from orchestration.lib.environment import REPO_ROOT, analytics_db, landing_dir
 
 # The project files a run executes or reads: code, SQL, seeds, specs, locked dependencies.
@@ -31,12 +32,7 @@ PROJECT_FILES = (
 )
 # Settings that change what a run writes (paths, the PII salt, the scoring engine).
 SETTINGS = (
-    "WAREHOUSE_DB",
-    "LANDING_DIR",
-    "MODELS_DIR",
-    "ANALYTICS_DB",
-    "REJECTED_DIR",
-    "MODEL_SPECS_DIR",
+    *PATH_VARIABLES,
     "WAREHOUSE_PII_SALT",
     "ML_COMPILED_SCORING",
     "ML_COMPILE_MIN_ROWS",

@@ -43,8 +43,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ml.settings import settings
 from ml.write_points import reached
-from orchestration.lib.environment import REPO_ROOT, WAREHOUSE_DIR, landing_dir, warehouse_db
+from orchestration.lib.environment import WAREHOUSE_DIR, landing_dir, warehouse_db
 from orchestration.lib.landing import PARTITION as DAY_FOLDER
 
 RECORD_SUFFIX = ".rejection.parquet"
@@ -103,7 +104,7 @@ class Inventory:
 
 
 def rejected_dir() -> Path:
-    return Path(os.environ.get("REJECTED_DIR", REPO_ROOT / "data" / "landing_rejected")).resolve()
+    return settings().rejected_dir.resolve()
 
 
 def cache_path() -> Path:
