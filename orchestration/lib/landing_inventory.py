@@ -47,6 +47,7 @@ from ml.settings import settings
 from ml.write_points import reached
 from orchestration.lib.environment import WAREHOUSE_DIR, landing_dir, warehouse_db
 from orchestration.lib.landing import PARTITION as DAY_FOLDER
+from orchestration.lib.source_meta import is_landing, landing_format
 
 RECORD_SUFFIX = ".rejection.parquet"
 CHECK_THREADS = 4
@@ -119,19 +120,17 @@ def load_contract() -> list[LandingTable]:
 
 
 def contract_from_manifest(manifest: dict) -> list[LandingTable]:
-    """The landing sources of the dbt project (every source outside the `ml` schema)."""
+    """The landing sources of the dbt project (`landing_format` in their source YAML's meta)."""
     tables = []
     for source in sorted(manifest["sources"].values(), key=lambda s: (s["source_name"], s["name"])):
-        if source["schema"] == "ml":
+        if not is_landing(source):
             continue
-        location = source.get("meta", {}).get("external_location", "")
         columns = tuple(
             Column(c["name"], (c.get("data_type") or "").lower()) for c in source["columns"].values()
         )
         if not columns:
             raise ContractError(f"source {source['source_name']}.{source['name']} declares no columns")
-        file_format = "csv" if "read_text(" in location or "read_csv" in location else "parquet"
-        tables.append(LandingTable(source["source_name"], source["name"], file_format, columns))
+        tables.append(LandingTable(source["source_name"], source["name"], landing_format(source), columns))
     return tables
 
 

@@ -14,6 +14,8 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator
 
+from orchestration.lib.source_meta import is_landing, written_by_ml_layer
+
 GROUP_BY_FOLDER = {
     "staging": "staging",
     "intermediate": "intermediate",
@@ -38,7 +40,7 @@ def _schema_and_table(props: Mapping[str, Any]) -> tuple[str, str]:
 
 def _group(props: Mapping[str, Any]) -> str:
     if props["resource_type"] == "source":
-        return ML_GROUP if props["schema"] == "ml" else SOURCE_GROUP
+        return ML_GROUP if written_by_ml_layer(props) else SOURCE_GROUP
     if props["resource_type"] == "seed":
         return "reference"
     if props["resource_type"] == "snapshot":
@@ -59,6 +61,6 @@ class WarehouseTranslator(DagsterDbtTranslator):
 
 
 def _reads_landing(manifest: Mapping[str, Any], props: Mapping[str, Any]) -> bool:
-    """A model reading a landing source (not an `ml` one) waits for the landing inventory."""
+    """A model reading a landing source (not one of the ML layer's) waits for the landing inventory."""
     sources = [n for n in props.get("depends_on", {}).get("nodes", []) if n.startswith("source.")]
-    return any(manifest["sources"][node]["schema"] != "ml" for node in sources)
+    return any(is_landing(manifest["sources"][node]) for node in sources)
