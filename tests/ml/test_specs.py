@@ -21,8 +21,9 @@ def broken(change) -> dict:
 
 
 def test_shipped_specs_load() -> None:
+    # every spec in ml/models loads; a user's new spec joins the two flagship ones
     specs = load_specs()
-    assert set(specs) == {"payment_fraud", "daily_demand"}
+    assert {"payment_fraud", "daily_demand"} <= set(specs)
     assert specs["payment_fraud"].task == "binary"
     assert specs["daily_demand"].task == "regression"
 
