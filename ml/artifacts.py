@@ -22,8 +22,8 @@ import yaml
 
 from ml.encoding import CodeBook
 from ml.errors import ArtifactError
+from ml.model import Calibration, TrainedModel
 from ml.specs import ModelSpec, parse_spec
-from ml.train import Calibration, TrainedModel
 
 FORMAT_VERSION = 1
 HASHED_FILES = ("model.txt", "manifest.json", "spec.yml")

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.metrics import precision_recall_curve, roc_curve
 
-from ml.train import TrainedModel
+from ml.model import TrainedModel
 
 
 def _png(figure: plt.Figure) -> bytes:

@@ -30,10 +30,10 @@ from ml.attribution import PathAttribution, top_reasons
 from ml.compiled import LightGBMPredictor, choose
 from ml.dataset import event_sql, load_test_window, timestamp_sql, to_matrix, unique_columns
 from ml.identifiers import quote, quote_relation, relation_exists
+from ml.model import TrainedModel
 from ml.output_tables import SOURCES_FILE, create_table
 from ml.settings import models_dir
 from ml.specs import ModelSpec
-from ml.train import TrainedModel
 from ml.write_points import reached
 
 BATCH_ROWS = 262_144

@@ -21,11 +21,12 @@ from ml.duckdb_limits import release_cache
 from ml.errors import ModelNotFoundError
 from ml.evaluate import binary_metrics, regression_metrics
 from ml.gates import GateResult, evaluate_gates
+from ml.model import TrainedModel
 from ml.monitoring.baseline import build_baseline
 from ml.monitoring.run import BASELINE_FILE
 from ml.report import binary_plots, importance_plot, model_card, regression_plots
 from ml.specs import ModelSpec
-from ml.train import TrainedModel, fit, model_columns
+from ml.train import fit, model_columns
 from ml.write_points import reached
 
 

@@ -14,9 +14,9 @@ from ml.artifacts import load_artifact
 from ml.attribution import PathAttribution
 from ml.compiled import LightGBMPredictor, Predictor, choose
 from ml.errors import ArtifactError
+from ml.model import TrainedModel
 from ml.registry import RegisteredVersion
 from ml.specs import ModelSpec
-from ml.train import TrainedModel
 
 # A server scores rows without end: in ML_COMPILED_SCORING=auto mode compiling always pays off
 # (`never` still keeps LightGBM).
