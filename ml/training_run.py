@@ -19,8 +19,8 @@ from ml.artifacts import load_artifact, sweep_orphans, write_artifact
 from ml.dataset import LabelledData, load_labelled, resolve_cutoff, to_matrix
 from ml.duckdb_limits import release_cache
 from ml.errors import ModelNotFoundError
-from ml.evaluate import binary_metrics, regression_metrics
 from ml.gates import GateResult, evaluate_gates
+from ml.metrics import binary_metrics, regression_metrics
 from ml.model import TrainedModel
 from ml.monitoring.baseline import build_baseline
 from ml.monitoring.run import BASELINE_FILE
