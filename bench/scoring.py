@@ -1,6 +1,6 @@
 """Scoring figures of the fraud champion, side by side in one process and one run.
 
-- end to end (`ml.score.score`: DuckDB in, features, model, DuckDB table out) in four variants:
+- end to end (`ml.scoring.batch.score`: DuckDB in, features, model, DuckDB table out) in four variants:
   the shipped configuration, compiled forest forced, compiled with path reason codes, LightGBM;
 - bare `Booster.predict` and the compiled forest on the same rows already in memory as a NumPy
   matrix, with the largest difference between the two;
@@ -28,10 +28,10 @@ import numpy as np
 
 from ml import registry
 from ml.artifacts import load_artifact
-from ml.attribution import PathAttribution, top_reasons
-from ml.compiled import compile_model
 from ml.dataset import to_matrix
-from ml.score import score, scoring_where
+from ml.scoring.attribution import PathAttribution, top_reasons
+from ml.scoring.batch import score, scoring_where
+from ml.scoring.compiled import compile_model
 from ml.settings import warehouse_path
 from ml.specs import ModelSpec, load_specs
 from orchestration.lib.environment import environ_set

@@ -12,10 +12,10 @@ from ml.errors import ArtifactError, FeatureRelationError, ModelNotFoundError, S
 from ml.specs import ModelSpec, load_spec, load_specs, parse_spec
 
 _LAZY = {
-    "run_training": "ml.training_run",
-    "TrainingResult": "ml.training_run",
-    "score": "ml.score",
-    "ScoringResult": "ml.score",
+    "run_training": "ml.training.run",
+    "TrainingResult": "ml.training.run",
+    "score": "ml.scoring.batch",
+    "ScoringResult": "ml.scoring.batch",
 }
 
 __all__ = [

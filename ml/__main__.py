@@ -11,10 +11,10 @@ from datetime import UTC, date, datetime
 from ml import registry
 from ml.duckdb_limits import connect
 from ml.errors import ArtifactError, FeatureRelationError, ModelNotFoundError, SpecError
-from ml.score import score
+from ml.scoring.batch import score
 from ml.settings import models_dir, warehouse_path
 from ml.specs import load_specs
-from ml.training_run import run_training
+from ml.training.run import run_training
 
 
 def _now() -> datetime:

@@ -1,5 +1,5 @@
 """A trained model as scoring, serving and reports use it: the booster, its categorical code book,
-the calibration and the operating threshold. Training (ml/train.py) makes one; ml/artifacts.py
+the calibration and the operating threshold. Training (ml/training/fit.py) makes one; ml/artifacts.py
 writes and loads it. Importing this module does not import training or scikit-learn."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from ml.encoding import CodeBook
 from ml.specs import ModelSpec
 
 if TYPE_CHECKING:
-    from ml.compiled import Predictor
+    from ml.scoring.compiled import Predictor
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class TrainedModel:
     calibration: Calibration | None
     threshold: float | None
     best_iteration: int
-    # what computes the trees' output: a compiled forest when scoring (ml.compiled); None: the booster
+    # what computes the trees' output: a compiled forest when scoring (ml.scoring.compiled); None: the booster
     predictor: Predictor | None = None
 
     def model_output(self, matrix: np.ndarray) -> np.ndarray:

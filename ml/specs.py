@@ -169,7 +169,7 @@ class ModelSpec:
     calibration: Literal["none", "platt"] = "none"
     operating_precision: float | None = None
     reason_codes: int = 3
-    # how reason codes credit features: exact TreeSHAP, or path attribution (ml/attribution.py)
+    # how reason codes credit features: exact TreeSHAP, or path attribution (ml/scoring/attribution.py)
     reason_method: Literal["tree_shap", "path"] = "tree_shap"
     source_path: str = ""
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)

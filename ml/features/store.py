@@ -142,7 +142,7 @@ class OnlineFeatureStore:
 
     def features(self, payments: Sequence[PaymentEvent]) -> pl.DataFrame:
         """One row per payment, in order: payment_id and the spec's features (numeric as Float64,
-        categorical as String), what ml/score.py reads from feat_payment_fraud. The store is not
+        categorical as String), what ml/scoring/batch.py reads from feat_payment_fraud. The store is not
         changed: `record` the payments to make them count for later ones."""
         with self._lock:
             events = [to_event(payment) for payment in payments]

@@ -15,7 +15,14 @@ import duckdb
 import polars as pl
 
 from ml import registry
-from ml.dataset import check_relation, label_is_time, label_sql, latest_event, timestamp_sql, unique_columns
+from ml.dataset import (
+    check_relation,
+    label_is_time,
+    label_sql,
+    latest_event,
+    timestamp_sql,
+    unique_columns,
+)
 from ml.identifiers import quote, quote_relation
 from ml.monitoring import drift as drift_measure
 from ml.monitoring.baseline import PREDICTION, Baseline

@@ -1,5 +1,5 @@
 """The champion of the published snapshot, loaded from MODELS_DIR and, when it agrees with
-LightGBM, compiled (ml/compiled.py): one row through LightGBM's predict costs ~60 us of call
+LightGBM, compiled (ml/scoring/compiled.py): one row through LightGBM's predict costs ~60 us of call
 overhead, through the compiled forest ~6 us."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 
 from ml.artifacts import load_artifact
-from ml.attribution import PathAttribution
-from ml.compiled import LightGBMPredictor, Predictor, choose
 from ml.errors import ArtifactError
 from ml.model import TrainedModel
 from ml.registry import RegisteredVersion
+from ml.scoring.attribution import PathAttribution
+from ml.scoring.compiled import LightGBMPredictor, Predictor, choose
 from ml.specs import ModelSpec
 
 # A server scores rows without end: in ML_COMPILED_SCORING=auto mode compiling always pays off

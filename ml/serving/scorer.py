@@ -1,7 +1,7 @@
 """The served model: the champion plus the online feature store of one published snapshot.
 
 Features come from ml/features (the code the batch path's features are checked against), scores,
-flags and reason codes from ml.score.score_frame (the batch path's own function), so a payment gets
+flags and reason codes from ml.scoring.batch.score_frame (the batch path's own function), so a payment gets
 the same score online as in ml.payment_fraud_scores."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import polars as pl
 
 from ml.dataset import to_matrix
 from ml.features import OnlineFeatureStore, PaymentEvent
-from ml.score import reason_codes, score_frame
+from ml.scoring.batch import reason_codes, score_frame
 from ml.serving.champion import PREDICT_THREADS, Champion, compiled, load_champion
 from ml.serving.hotswap import ModelInfo
 from ml.serving.schemas import Payment, PaymentScore

@@ -11,9 +11,9 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
-from ml import compiled
-from ml.attribution import PathAttribution, top_reasons
-from ml.compiled import TOLERANCE, LightGBMPredictor, choose, compile_model
+from ml.scoring import compiled
+from ml.scoring.attribution import PathAttribution, top_reasons
+from ml.scoring.compiled import TOLERANCE, LightGBMPredictor, choose, compile_model
 
 ROWS = 2_000_000  # a pass large enough to compile under the default policy
 

@@ -119,7 +119,7 @@ def test_drift_fails_the_check_and_the_sensor_retrains_once_the_cooldown_passed(
     # the run asks for a training with that reason; the spec's change is to monitoring only, so the
     # spec, the training rows and the code are v1's: nothing is trained, and the alias history
     # keeps the request and why (a changed input trains, and the gate decides: tests/ml/test_pipeline.py)
-    from ml.training_run import run_training
+    from ml.training.run import run_training
 
     with duckdb.connect(str(env.database)) as con:
         trained = run_training(con, spec, env.models_dir, NOW, trigger=reasons)

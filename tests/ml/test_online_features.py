@@ -1,6 +1,6 @@
 """The online feature store against the batch path: for payments of the default world, the features
 OnlineFeatureStore computes in Python from the published snapshot equal the rows of
-features.feat_payment_fraud the batch model reads (ml/score.py's _feature_sql), exactly; recorded
+features.feat_payment_fraud the batch model reads (ml/scoring/batch.py's _feature_sql), exactly; recorded
 payments count for later ones, once; the window declaration both paths read is validated."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from ml.features import (
     load_window_features,
 )
 from ml.features.events import to_cents
-from ml.score import _feature_sql
+from ml.scoring.batch import _feature_sql
 from ml.settings import specs_dir
 from ml.specs import FeatureSpec, ModelSpec, load_spec
 from orchestration.defs.publish.publishing import publish

@@ -16,7 +16,7 @@ from ml import registry
 from ml.artifacts import load_artifact
 from ml.errors import ArtifactError
 from ml.specs import SPEC_DIR, parse_spec
-from ml.training_run import run_training
+from ml.training.run import run_training
 from tests.conftest import REPO_ROOT
 from tests.ml.conftest import TrainedWarehouse
 
@@ -106,7 +106,7 @@ def test_scoring_landing_days_replaces_those_days_only(
 ) -> None:
     """A daily partition (or a range, in one pass) of the fraud scores: its days are replaced, the
     other days are untouched, and scoring the same days twice changes nothing."""
-    from ml.score import score
+    from ml.scoring.batch import score
     from ml.specs import load_specs
 
     spec = load_specs()["payment_fraud"]
@@ -287,7 +287,7 @@ def test_compiled_scoring_matches_lightgbm_in_the_table(
 ) -> None:
     """The whole fraud window scored through the compiled forest and through LightGBM: the same
     rows, flags and reason codes, and scores within 1e-9."""
-    from ml.score import score
+    from ml.scoring.batch import score
     from ml.specs import load_specs
 
     spec = load_specs()["payment_fraud"]
@@ -312,8 +312,8 @@ def test_reason_method_is_taken_from_the_current_spec(
     with path attribution (a scoring choice, unlike the features, which come from the artifact)."""
     from dataclasses import replace
 
-    import ml.score
-    from ml.attribution import PathAttribution
+    import ml.scoring.batch
+    from ml.scoring.attribution import PathAttribution
     from ml.specs import load_specs
 
     spec = replace(load_specs()["payment_fraud"], reason_method="path")
@@ -323,10 +323,10 @@ def test_reason_method_is_taken_from_the_current_spec(
         built.append(booster)
         return original(booster)
 
-    monkeypatch.setattr(ml.score.PathAttribution, "from_booster", spy)
+    monkeypatch.setattr(ml.scoring.batch.PathAttribution, "from_booster", spy)
     env = trained_warehouse.copy_to(tmp_path)
     with duckdb.connect(str(env.database)) as con:
-        result = ml.score.score(con, spec, datetime(2026, 1, 1))
+        result = ml.scoring.batch.score(con, spec, datetime(2026, 1, 1))
         coded = con.sql("select count(*) from ml.payment_fraud_scores where len(reason_codes) > 0").fetchone()
     assert result.flagged and built and coded[0] > 0
 

@@ -17,9 +17,9 @@ import yaml
 
 from ml.monitoring.run import MonitoringResult, monitor
 from ml.monitoring.triggers import decide
-from ml.score import score
+from ml.scoring.batch import score
 from ml.specs import SPEC_DIR, ModelSpec, parse_spec
-from ml.training_run import run_training
+from ml.training.run import run_training
 from simulator.config import FRAUD_PATTERN, RegimeChange
 from tests.conftest import DbtEnv, generate_world
 

@@ -63,7 +63,7 @@ def training_asset(spec: ModelSpec) -> dg.AssetsDefinition:
         metadata={"spec": spec.source_path},
     )
     def train(context: dg.AssetExecutionContext):
-        from ml.training_run import run_training  # LightGBM and friends load when a run needs them
+        from ml.training.run import run_training  # LightGBM and friends load when a run needs them
 
         # a run the retraining sensor started says why; the alias history keeps it with the gate's verdict
         trigger = context.run.tags.get(RETRAIN_REASON_TAG)
@@ -123,7 +123,7 @@ def scoring_asset(spec: ModelSpec) -> dg.AssetsDefinition:
     )
     def score_table(context: dg.AssetExecutionContext):
         from ml import registry
-        from ml.score import score
+        from ml.scoring.batch import score
 
         days = partition_days(context) if daily else None
         if days:

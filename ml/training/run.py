@@ -19,14 +19,14 @@ from ml.artifacts import load_artifact, sweep_orphans, write_artifact
 from ml.dataset import LabelledData, load_labelled, resolve_cutoff, to_matrix
 from ml.duckdb_limits import release_cache
 from ml.errors import ModelNotFoundError
-from ml.gates import GateResult, evaluate_gates
-from ml.metrics import binary_metrics, regression_metrics
 from ml.model import TrainedModel
 from ml.monitoring.baseline import build_baseline
 from ml.monitoring.run import BASELINE_FILE
-from ml.report import binary_plots, importance_plot, model_card, regression_plots
 from ml.specs import ModelSpec
-from ml.train import fit, model_columns
+from ml.training.fit import fit, model_columns
+from ml.training.gates import GateResult, evaluate_gates
+from ml.training.metrics import binary_metrics, regression_metrics
+from ml.training.report import binary_plots, importance_plot, model_card, regression_plots
 from ml.write_points import reached
 
 

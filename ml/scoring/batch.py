@@ -1,7 +1,7 @@
 """Batch scoring with the champion.
 
 Rows stream out of DuckDB as Arrow record batches, are scored batch by batch (by the compiled
-forest when it agrees with LightGBM, see ml/compiled.py) and inserted into the output table inside
+forest when it agrees with LightGBM, see ml/scoring/compiled.py) and inserted into the output table inside
 one transaction, so memory stays bounded whatever the table size (DuckDB spills uncommitted rows to
 disk). The whole window replaces the table, or, for a daily spec scoring some landing days, those
 days are deleted and reinserted: a rerun replaces, never duplicates, and a reader never sees half.
@@ -26,12 +26,12 @@ import pyarrow as pa
 
 from ml import registry
 from ml.artifacts import load_artifact
-from ml.attribution import PathAttribution, top_reasons
-from ml.compiled import LightGBMPredictor, choose
 from ml.dataset import event_sql, load_test_window, timestamp_sql, to_matrix, unique_columns
 from ml.identifiers import quote, quote_relation, relation_exists
 from ml.model import TrainedModel
 from ml.output_tables import SOURCES_FILE, create_table
+from ml.scoring.attribution import PathAttribution, top_reasons
+from ml.scoring.compiled import LightGBMPredictor, choose
 from ml.settings import models_dir
 from ml.specs import ModelSpec
 from ml.write_points import reached
@@ -277,7 +277,7 @@ def _feature_sql(spec: ModelSpec) -> str:
 def _with_predictor(
     model: TrainedModel, artifact_dir: Path, first: pa.RecordBatch, rows: int
 ) -> TrainedModel:
-    """The model with its compiled forest if the pass is large enough (ml/compiled.py) and the
+    """The model with its compiled forest if the pass is large enough (ml/scoring/compiled.py) and the
     forest agrees with LightGBM on the first rows to score."""
     frame = pl.from_arrow(first.slice(0, PROBE_ROWS))
     assert isinstance(frame, pl.DataFrame)
