@@ -5,7 +5,7 @@ writes and loads it. Importing this module does not import training or scikit-le
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import lightgbm as lgb
 import numpy as np
@@ -13,8 +13,15 @@ import numpy as np
 from ml.encoding import CodeBook
 from ml.specs import ModelSpec
 
-if TYPE_CHECKING:
-    from ml.scoring.compiled import Predictor
+
+class Predictor(Protocol):
+    """The model's output for an encoded float64 feature matrix: the raw margin of a binary model,
+    the prediction (objective transform applied) of a regression. LightGBM's booster or the
+    compiled forest (ml/scoring/compiled.py)."""
+
+    engine: str
+
+    def predict(self, matrix: np.ndarray) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)

@@ -29,25 +29,17 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 from pathlib import Path
-from typing import Protocol
 
 import lightgbm as lgb
 import numpy as np
+
+from ml.model import Predictor
 
 log = logging.getLogger(__name__)
 
 TOLERANCE = 1e-9
 MODES = ("auto", "always", "never")
 DEFAULT_MIN_ROWS = 1_000_000
-
-
-class Predictor(Protocol):
-    """The model's output for an encoded float64 feature matrix: the raw margin of a binary model,
-    the prediction (objective transform applied) of a regression."""
-
-    engine: str
-
-    def predict(self, matrix: np.ndarray) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,10 @@ import numpy as np
 
 from ml.artifacts import load_artifact
 from ml.errors import ArtifactError
-from ml.model import TrainedModel
+from ml.model import Predictor, TrainedModel
 from ml.registry import RegisteredVersion
 from ml.scoring.attribution import PathAttribution
-from ml.scoring.compiled import LightGBMPredictor, Predictor, choose
+from ml.scoring.compiled import LightGBMPredictor, choose
 from ml.specs import ModelSpec
 
 # A server scores rows without end: in ML_COMPILED_SCORING=auto mode compiling always pays off
