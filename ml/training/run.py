@@ -44,11 +44,13 @@ class TrainingResult:
 
 
 def code_version() -> str:
-    """The git commit of the code that trained; with uncommitted changes to tracked files, `-dirty-`
-    and a digest of those changes, so two different working trees never share a code version."""
+    """The git commit of the code that trained (the full hash: a short one can be twelve digits, which
+    reads as a phone number to the published file's PII scan); with uncommitted changes to tracked
+    files, `-dirty-` and a digest of those changes, so two different working trees never share a
+    code version."""
     try:
         commit = subprocess.run(
-            ["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, check=True, timeout=10
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=10
         ).stdout.strip()
         changes = subprocess.run(
             ["git", "diff", "HEAD", "--no-ext-diff"], capture_output=True, timeout=30, check=True
