@@ -173,9 +173,9 @@ def label_sql(spec: ModelSpec, known_by: datetime, is_time: bool, table: str = "
     return f"cast({outcome} as integer)"
 
 
-def labelled_filter(spec: ModelSpec, is_time: bool, table: str = "") -> str | None:
+def labelled_filter(spec: ModelSpec, is_time: bool) -> str | None:
     """The condition for a row to have an outcome at all: a time label's null is a negative."""
-    return None if is_time else f"{table}{quote(spec.label.column)} is not null"
+    return None if is_time else f"{quote(spec.label.column)} is not null"
 
 
 def timestamp_sql(value: datetime) -> str:

@@ -27,9 +27,10 @@ class ServingSettings:
 
     @classmethod
     def from_env(cls) -> ServingSettings:
+        paths = settings()
         return cls(
-            snapshot=settings().analytics_db,
-            models_dir=settings().models_dir,
+            snapshot=paths.analytics_db,
+            models_dir=paths.models_dir,
             log_dir=Path(os.environ.get("SERVE_LOG_DIR", DATA_DIR / "serving_log")),
             pii_salt=os.environ.get("SERVE_PII_SALT", DEFAULT_PII_SALT),
             poll_seconds=float(os.environ.get("SERVE_POLL_SECONDS", "5")),
