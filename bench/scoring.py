@@ -32,7 +32,7 @@ from ml.dataset import to_matrix
 from ml.scoring.attribution import PathAttribution, top_reasons
 from ml.scoring.batch import score, scoring_where
 from ml.scoring.compiled import compile_model
-from ml.settings import warehouse_path
+from ml.settings import Settings
 from ml.specs import ModelSpec, load_specs
 from orchestration.lib.environment import environ_set
 
@@ -49,11 +49,11 @@ def _best(function: Callable[[], object], repeats: int = REPEATS) -> float:
     return min(times)
 
 
-def _end_to_end(con: duckdb.DuckDBPyConnection, spec: ModelSpec, setting: str) -> dict:
+def _end_to_end(con: duckdb.DuckDBPyConnection, spec: ModelSpec, models_dir: Path, setting: str) -> dict:
     now = datetime.now(UTC).replace(tzinfo=None)
     with environ_set({"ML_COMPILED_SCORING": setting}):
         started = time.perf_counter()
-        result = score(con, spec, now)
+        result = score(con, spec, models_dir, now)
         seconds = time.perf_counter() - started
     return {
         "seconds": round(seconds, 3),
@@ -67,10 +67,12 @@ def _end_to_end(con: duckdb.DuckDBPyConnection, spec: ModelSpec, setting: str) -
 
 def measure() -> dict:
     spec = load_specs()[MODEL]
-    with duckdb.connect(str(warehouse_path())) as con:
+    settings = Settings.from_environ()
+    with duckdb.connect(str(settings.warehouse_db)) as con:
         champion = registry.resolve(con, MODEL)
-        model = load_artifact(champion.artifact_dir(), champion.artifact_hash)
-        model_file = champion.artifact_dir() / "model.txt"
+        artifact_dir = champion.artifact_dir(settings.models_dir)
+        model = load_artifact(artifact_dir, champion.artifact_hash)
+        model_file = artifact_dir / "model.txt"
 
         # compile time from an empty cache (the run's own cache is warmed by the first pass below)
         with tempfile.TemporaryDirectory(prefix="lleaves-") as cache:
@@ -80,12 +82,16 @@ def measure() -> dict:
         assert forest is not None, "lleaves is not installed"
 
         # warm-up: the backtest of this version and the compile cache, as in a daily run
-        score(con, spec, datetime.now(UTC).replace(tzinfo=None))
+        score(con, spec, settings.models_dir, datetime.now(UTC).replace(tzinfo=None))
         variants = {
-            "shipped": _end_to_end(con, spec, os.environ.get("ML_COMPILED_SCORING", "auto")),
-            "compiled": _end_to_end(con, spec, "always"),
-            "compiled_path_reasons": _end_to_end(con, replace(spec, reason_method="path"), "always"),
-            "lightgbm": _end_to_end(con, spec, "never"),
+            "shipped": _end_to_end(
+                con, spec, settings.models_dir, os.environ.get("ML_COMPILED_SCORING", "auto")
+            ),
+            "compiled": _end_to_end(con, spec, settings.models_dir, "always"),
+            "compiled_path_reasons": _end_to_end(
+                con, replace(spec, reason_method="path"), settings.models_dir, "always"
+            ),
+            "lightgbm": _end_to_end(con, spec, settings.models_dir, "never"),
         }
 
         where = " and ".join(scoring_where(spec, champion.training_cutoff)) or "true"

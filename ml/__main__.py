@@ -12,7 +12,7 @@ from ml import registry
 from ml.duckdb_limits import connect
 from ml.errors import ArtifactError, FeatureRelationError, ModelNotFoundError, SpecError
 from ml.scoring.batch import score
-from ml.settings import models_dir, warehouse_path
+from ml.settings import Settings
 from ml.specs import load_specs
 from ml.training.run import run_training
 
@@ -29,11 +29,11 @@ def _selected(names: list[str]):
     return [specs[n] for n in names] if names else list(specs.values())
 
 
-def cmd_train(args: argparse.Namespace) -> None:
-    with connect(warehouse_path()) as con:
+def cmd_train(args: argparse.Namespace, settings: Settings) -> None:
+    with connect(settings.warehouse_db) as con:
         for spec in _selected(args.models):
             started = time.perf_counter()
-            result = run_training(con, spec, models_dir(), _now(), as_of=args.as_of, force=args.force)
+            result = run_training(con, spec, settings.models_dir, _now(), as_of=args.as_of, force=args.force)
             if not result.retrained:
                 role = "champion" if result.promoted else "challenger"
                 print(f"{spec.name} v{result.version} -> {role}; {result.gate.summary}")
@@ -46,11 +46,13 @@ def cmd_train(args: argparse.Namespace) -> None:
             )
 
 
-def cmd_score(args: argparse.Namespace) -> None:
-    with connect(warehouse_path()) as con:
+def cmd_score(args: argparse.Namespace, settings: Settings) -> None:
+    with connect(settings.warehouse_db) as con:
         for spec in _selected(args.models):
             started = time.perf_counter()
-            result = score(con, spec, _now(), days=tuple(args.days) if args.days else None)
+            result = score(
+                con, spec, settings.models_dir, _now(), days=tuple(args.days) if args.days else None
+            )
             print(
                 f"{spec.name} v{result.version}: {result.rows:,} rows -> {result.table}"
                 f"{'' if result.flagged is None else f', {result.flagged:,} flagged'}; "
@@ -59,12 +61,12 @@ def cmd_score(args: argparse.Namespace) -> None:
             )
 
 
-def cmd_monitor(args: argparse.Namespace) -> None:
+def cmd_monitor(args: argparse.Namespace, settings: Settings) -> None:
     from ml.monitoring.run import monitor
 
-    with connect(warehouse_path()) as con:
+    with connect(settings.warehouse_db) as con:
         for spec in _selected(args.models):
-            result = monitor(con, spec, _now(), as_of=args.as_of)
+            result = monitor(con, spec, settings.models_dir, _now(), as_of=args.as_of)
             print(
                 f"{spec.name} v{result.model_version} as of {result.as_of}: {result.windows} windows, "
                 f"{result.performance_days} matured days\n"
@@ -74,26 +76,26 @@ def cmd_monitor(args: argparse.Namespace) -> None:
             )
 
 
-def cmd_rollback(args: argparse.Namespace) -> None:
-    with connect(warehouse_path()) as con:
+def cmd_rollback(args: argparse.Namespace, settings: Settings) -> None:
+    with connect(settings.warehouse_db) as con:
         registry.ensure_schema(con)
         registry.rollback(con, args.model, args.version, args.reason, _now())
         print(f"{args.model}: champion is now v{args.version}")
 
 
-def cmd_tables(args: argparse.Namespace) -> None:
+def cmd_tables(args: argparse.Namespace, settings: Settings) -> None:
     from ml.monitoring.tables import ensure_tables as ensure_monitoring_tables
     from ml.output_tables import ensure_tables
 
-    with connect(warehouse_path()) as con:
+    with connect(settings.warehouse_db) as con:
         registry.ensure_schema(con)
         ensure_monitoring_tables(con)
         for table in ensure_tables(con):
             print(f"{table}: in place")
 
 
-def cmd_status(args: argparse.Namespace) -> None:
-    with connect(warehouse_path(), read_only=True) as con:
+def cmd_status(args: argparse.Namespace, settings: Settings) -> None:
+    with connect(settings.warehouse_db, read_only=True) as con:
         rows = con.sql(
             "select r.model_name, r.version, r.training_cutoff, a.alias, r.trained_at "
             "from ml.model_registry r left join ml.model_aliases a using (model_name, version) "
@@ -138,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     status.set_defaults(run=cmd_status)
     args = parser.parse_args(argv)
     try:
-        args.run(args)
+        args.run(args, Settings.from_environ())  # the paths, read once
     except (SpecError, FeatureRelationError, ModelNotFoundError, ArtifactError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import duckdb
 
-from ml import settings
 from ml.errors import ModelNotFoundError
 
 ALIASES = ("champion", "challenger")
@@ -73,12 +72,13 @@ class RegisteredVersion:
     artifact_path: str  # relative to the models directory: <model>/<version>
     artifact_hash: str
 
-    def artifact_dir(self, models_dir: Path | None = None) -> Path:
-        """The version's artifact folder under `models_dir` (default MODELS_DIR), so a moved
-        checkout, a restored backup or another machine reading the published registry finds it.
-        A path an older registry recorded as absolute is used as it is."""
+    def artifact_dir(self, models_dir: Path) -> Path:
+        """The version's artifact folder under `models_dir`, so a moved checkout, a restored backup
+        or another machine reading the published registry finds it. The caller names the folder:
+        there is no default to fall back on silently. A path an older registry recorded as
+        absolute is used as it is."""
         path = Path(self.artifact_path)
-        return path if path.is_absolute() else (models_dir or settings.models_dir()) / path
+        return path if path.is_absolute() else models_dir / path
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:

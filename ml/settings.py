@@ -2,8 +2,9 @@
 
 Each path comes from an environment variable (the Makefile, the bench and the tests set them) or
 defaults under the repository's `data/` folder. `Settings.from_environ()` reads them all at once
-into a frozen object; the accessors below read them again on every call (inside functions, never
-at import time), so a process that changes a variable is seen. The dbt project has its own
+into a frozen object. An entry point reads them once (the Dagster resource in
+orchestration/defs/settings.py, `python -m ml`, the bench) and passes the paths on as arguments;
+nothing reads them at import time. The dbt project has its own
 defaults for the same files, relative to `warehouse/` (profiles.yml, the source YAML,
 dbt_project.yml), because dbt reads them itself.
 """
@@ -43,19 +44,14 @@ class Settings:
         values = os.environ if environ is None else environ
         return cls(**{field: Path(values.get(name) or default) for field, (name, default) in PATHS.items()})
 
+    def resolved(self) -> Settings:
+        """The same settings with every path absolute (a relative one is taken from the current
+        directory once, not wherever a later call happens to run)."""
+        return Settings(**{field: getattr(self, field).resolve() for field in PATHS})
+
 
 def settings() -> Settings:
     return Settings.from_environ()
-
-
-def warehouse_path() -> Path:
-    """The DuckDB file dbt builds."""
-    return settings().warehouse_db
-
-
-def models_dir() -> Path:
-    """Where model artifacts live."""
-    return settings().models_dir
 
 
 def specs_dir() -> Path:

@@ -22,6 +22,7 @@ from orchestration.defs.lock import LOCK_KEY, WarehouseLock
 from orchestration.defs.ml.assets import ml_assets, scores_key
 from orchestration.defs.ml.monitoring import monitoring_assets, monitoring_key
 from orchestration.defs.publish.assets import publish_asset
+from orchestration.defs.settings import SETTINGS_KEY, WarehouseSettings
 
 _sources = landing_source_specs()
 _ml = ml_assets()
@@ -47,7 +48,7 @@ defs = dg.Definitions(
     jobs=[full_pipeline, daily_refresh, retraining, *RETRAIN_JOBS],
     schedules=[daily_schedule, weekly_retraining],
     sensors=[new_landing_day, retrain_on_monitoring],
-    resources={"dbt": dbt_resource(), LOCK_KEY: WarehouseLock()},
+    resources={"dbt": dbt_resource(), LOCK_KEY: WarehouseLock(), SETTINGS_KEY: WarehouseSettings()},
     # Steps of any run, also an ad hoc materialization from the UI, go one after another in one
     # process: DuckDB allows one writer per file, and the run holds the warehouse lock throughout.
     executor=dg.in_process_executor,

@@ -96,6 +96,20 @@ def generate_world(root: Path, **knobs) -> tuple[Path, Path]:
     return landing, oracle
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Every data path points at a folder that does not exist, so that code falling back on a
+    default instead of the path its test gave it fails here, as it would on a fresh machine, rather
+    than reading what `make run` left in data/ (the Makefile exports those paths to `make test`)."""
+    import tempfile
+
+    from ml.settings import PATHS
+
+    nowhere = Path(tempfile.mkdtemp(prefix="no-default-paths-")) / "unset"
+    for name, (variable, _default) in PATHS.items():
+        if name != "specs_dir":  # the shipped specs are code, not data
+            os.environ[variable] = str(nowhere / name)
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT

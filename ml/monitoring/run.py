@@ -142,14 +142,18 @@ def _performance_verdict(spec: ModelSpec, matured: pl.DataFrame, threshold: floa
 
 
 def monitor(
-    con: duckdb.DuckDBPyConnection, spec: ModelSpec, computed_at: datetime, as_of: datetime | None = None
+    con: duckdb.DuckDBPyConnection,
+    spec: ModelSpec,
+    models_dir: Path,
+    computed_at: datetime,
+    as_of: datetime | None = None,
 ) -> MonitoringResult:
     """Measure the champion's windows and matured days up to `as_of`, replace its monitoring rows."""
     from ml.artifacts import load_artifact  # LightGBM loads only when monitoring runs
 
     champion = registry.resolve(con, spec.name)
     as_of = as_of or data_now(con, spec)
-    artifact = champion.artifact_dir()
+    artifact = champion.artifact_dir(models_dir)
     model = load_artifact(artifact, champion.artifact_hash)
     baseline = load_baseline(artifact)
     maturity = timedelta(days=spec.label.maturity_days)

@@ -31,8 +31,7 @@ from ml.identifiers import quote, quote_relation, relation_exists
 from ml.model import TrainedModel
 from ml.output_tables import SOURCES_FILE, create_table
 from ml.scoring.attribution import PathAttribution, top_reasons
-from ml.scoring.compiled import LightGBMPredictor, choose
-from ml.settings import models_dir
+from ml.scoring.compiled import LightGBMPredictor, cache_dir, choose
 from ml.specs import ModelSpec
 from ml.write_points import reached
 
@@ -275,7 +274,7 @@ def _feature_sql(spec: ModelSpec) -> str:
 
 
 def _with_predictor(
-    model: TrainedModel, artifact_dir: Path, first: pa.RecordBatch, rows: int
+    model: TrainedModel, artifact_dir: Path, cache_dir: Path, first: pa.RecordBatch, rows: int
 ) -> TrainedModel:
     """The model with its compiled forest if the pass is large enough (ml/scoring/compiled.py) and the
     forest agrees with LightGBM on the first rows to score."""
@@ -286,7 +285,7 @@ def _with_predictor(
     chosen = choose(
         reference,
         artifact_dir / "model.txt",
-        compiled_cache_dir(),
+        cache_dir,
         probe,
         model.spec.lightgbm.num_threads,
         rows,
@@ -294,13 +293,10 @@ def _with_predictor(
     return replace(model, predictor=chosen)
 
 
-def compiled_cache_dir() -> Path:
-    return models_dir() / ".compiled"
-
-
 def score(
     con: duckdb.DuckDBPyConnection,
     spec: ModelSpec,
+    models_dir: Path,
     scored_at: datetime,
     batch_rows: int = BATCH_ROWS,
     days: Days | None = None,
@@ -309,7 +305,8 @@ def score(
     given (first, last inclusive) and the rows of other days whose features changed since they were
     scored, replacing their scores (and deleting those of rows that are gone)."""
     champion = registry.resolve(con, spec.name)
-    model = load_artifact(champion.artifact_dir(), champion.artifact_hash)
+    artifact_dir = champion.artifact_dir(models_dir)
+    model = load_artifact(artifact_dir, champion.artifact_hash)
     where = scoring_where(spec, champion.training_cutoff)
     replace_where = None
     if days is not None:
@@ -333,7 +330,7 @@ def score(
     try:
         for batch in con.sql(sql).to_arrow_reader(batch_rows):
             if writer.rows == 0:
-                model = _with_predictor(model, champion.artifact_dir(), batch, int(to_score))
+                model = _with_predictor(model, artifact_dir, cache_dir(models_dir), batch, int(to_score))
             table = _score_batch(model, batch, champion.version, scored_at, attribution)
             if model.threshold is not None:
                 flagged += int(np.count_nonzero(table["is_flagged"].to_numpy()))

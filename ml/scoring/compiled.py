@@ -62,6 +62,11 @@ class CompiledPredictor:
         return self.model.predict(np.ascontiguousarray(matrix, dtype=np.float64), n_jobs=self.threads)
 
 
+def cache_dir(models_dir: Path) -> Path:
+    """Compiled forests, by model file hash, beside the artifacts they were compiled from."""
+    return models_dir / ".compiled"
+
+
 def mode() -> str:
     """ML_COMPILED_SCORING: `auto` (the default), `always` or `never`."""
     value = os.environ.get("ML_COMPILED_SCORING", "auto")

@@ -14,6 +14,7 @@ import polars as pl
 from ml.dataset import to_matrix
 from ml.features import OnlineFeatureStore, PaymentEvent
 from ml.scoring.batch import reason_codes, score_frame
+from ml.scoring.compiled import cache_dir
 from ml.serving.champion import PREDICT_THREADS, Champion, compiled, load_champion
 from ml.serving.hotswap import ModelInfo
 from ml.serving.schemas import Payment, PaymentScore
@@ -89,7 +90,7 @@ def load_scorer(settings: ServingSettings) -> ChampionScorer:
     store = OnlineFeatureStore.load(settings.snapshot, spec=model.spec)
     probe_frame = store.features(latest_payments(settings.snapshot, PROBE_ROWS))
     probe = to_matrix(model.codebook.encode(probe_frame), model.spec.features.names)
-    champion = compiled(champion, probe, settings.models_dir / ".compiled")
+    champion = compiled(champion, probe, cache_dir(settings.models_dir))
     if probe_frame.height:
         warm_up(champion, probe_frame.head(1))
     return ChampionScorer(champion, store, settings.snapshot)

@@ -109,14 +109,14 @@ def test_metrics(model: TrainedModel, data: LabelledData) -> tuple[dict, np.ndar
 
 
 def _champion_metrics(
-    con: duckdb.DuckDBPyConnection, spec: ModelSpec, data: LabelledData
+    con: duckdb.DuckDBPyConnection, spec: ModelSpec, data: LabelledData, models_dir: Path
 ) -> tuple[int, dict] | None:
     """The champion re-evaluated on the candidate's test rows (None when there is no champion)."""
     try:
         champion = registry.resolve(con, spec.name)
     except ModelNotFoundError:
         return None
-    model = load_artifact(champion.artifact_dir(), champion.artifact_hash)
+    model = load_artifact(champion.artifact_dir(models_dir), champion.artifact_hash)
     missing = set(model.spec.features.names) - set(data.frame.columns)
     if missing:
         # The spec changed its features: compare with what the champion scored on its own window.
@@ -157,7 +157,7 @@ def run_training(
     if spec.baseline_column:
         baseline = test["_baseline"].fill_null(0).to_numpy()
         metrics["baseline"] = regression_metrics(labels, baseline)
-    champion = _champion_metrics(con, spec, data)
+    champion = _champion_metrics(con, spec, data, models_dir)
     if champion is not None:
         metrics["champion"] = champion[1]
         metrics["champion_version"] = champion[0]

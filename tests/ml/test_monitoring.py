@@ -28,8 +28,8 @@ def test_a_pass_writes_drift_and_matured_performance(
     env = trained_warehouse.copy_to(tmp_path)
     specs = load_specs()
     with duckdb.connect(str(env.database)) as con:
-        fraud = monitor(con, specs["payment_fraud"], NOW)
-        demand = monitor(con, specs["daily_demand"], NOW)
+        fraud = monitor(con, specs["payment_fraud"], env.models_dir, NOW)
+        demand = monitor(con, specs["daily_demand"], env.models_dir, NOW)
         fraud_cutoff = con.sql(
             "select training_cutoff from ml.model_registry where model_name = 'payment_fraud'"
         ).fetchone()[0]
@@ -44,7 +44,9 @@ def test_a_pass_writes_drift_and_matured_performance(
         verdicts = con.sql("select count(*) from ml.monitoring_verdicts").fetchone()[0]
         count = "select count(*) from ml.drift_metrics"
         before = con.sql(count).fetchone()[0]
-        monitor(con, specs["payment_fraud"], NOW)  # a rerun replaces its version's rows, never adds
+        monitor(
+            con, specs["payment_fraud"], env.models_dir, NOW
+        )  # a rerun replaces its version's rows, never adds
         after = con.sql(count).fetchone()[0]
         verdicts_after = con.sql("select count(*) from ml.monitoring_verdicts").fetchone()[0]
     # every feature and the prediction, per scored day after the fraud cutoff / per forecast window
@@ -85,7 +87,7 @@ def test_drift_fails_the_check_and_the_sensor_retrains_once_the_cooldown_passed(
         ).fetchone()[0]
         # a new pattern after the cutoff: every payment from a country the model never saw
         con.execute("update features.feat_payment_fraud set ip_country = 'ZZ' where paid_at > ?", [cutoff])
-        result = monitor(con, spec, NOW)
+        result = monitor(con, spec, env.models_dir, NOW)
         assert result.feature_drift.status == "fail" and result.feature_drift.summary.startswith("ip_country")
         # the champion was trained on these very data: the cooldown holds the retraining back
         held = decide(con, spec)

@@ -120,11 +120,13 @@ def test_scoring_landing_days_replaces_those_days_only(
         first, last = before[100][0], before[102][0]
         con.execute("delete from ml.payment_fraud_scores where loaded_on between ? and ?", [first, last])
         for _ in range(2):
-            result = score(con, spec, datetime(2026, 1, 1), days=(first, last))
+            result = score(con, spec, env.models_dir, datetime(2026, 1, 1), days=(first, last))
             assert result.rows == sum(n for day, n, *_ in before if first <= day <= last)
             assert result.engine == "lightgbm"  # a few days are not worth compiling the forest
             assert con.sql(per_day).fetchall() == before
-        empty = score(con, spec, datetime(2026, 1, 1), days=(date(2030, 1, 1), date(2030, 1, 1)))
+        empty = score(
+            con, spec, env.models_dir, datetime(2026, 1, 1), days=(date(2030, 1, 1), date(2030, 1, 1))
+        )
         assert empty.rows == 0 and con.sql(per_day).fetchall() == before
 
 
@@ -297,7 +299,7 @@ def test_compiled_scoring_matches_lightgbm_in_the_table(
     with duckdb.connect(str(env.database)) as con:
         for engine, setting in (("lleaves", "always"), ("lightgbm", "never")):
             monkeypatch.setenv("ML_COMPILED_SCORING", setting)
-            assert score(con, spec, datetime(2026, 1, 1)).engine == engine
+            assert score(con, spec, env.models_dir, datetime(2026, 1, 1)).engine == engine
             tables[engine] = con.sql(f"select {columns} from ml.payment_fraud_scores order by 1").fetchall()
     compiled, reference = tables["lleaves"], tables["lightgbm"]
     assert len(compiled) == len(reference) > 0
@@ -326,7 +328,7 @@ def test_reason_method_is_taken_from_the_current_spec(
     monkeypatch.setattr(ml.scoring.batch.PathAttribution, "from_booster", spy)
     env = trained_warehouse.copy_to(tmp_path)
     with duckdb.connect(str(env.database)) as con:
-        result = ml.scoring.batch.score(con, spec, datetime(2026, 1, 1))
+        result = ml.scoring.batch.score(con, spec, env.models_dir, datetime(2026, 1, 1))
         coded = con.sql("select count(*) from ml.payment_fraud_scores where len(reason_codes) > 0").fetchone()
     assert result.flagged and built and coded[0] > 0
 

@@ -67,11 +67,10 @@ class Step:
 
 
 @pytest.fixture(scope="module")
-def replay(tmp_path_factory: pytest.TempPathFactory, monkeypatch_module) -> tuple[list[Step], DbtEnv]:
+def replay(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Step], DbtEnv]:
     root = tmp_path_factory.mktemp("regime")
     landing, _oracle = generate_world(root, **WORLD)
     env = DbtEnv(landing_dir=landing, database=root / "warehouse.duckdb", work_dir=root)
-    monkeypatch_module.setenv("MODELS_DIR", str(env.models_dir))
     env.dbt("build", "--exclude", "source:ml+")
     spec = replay_spec()
     steps: list[Step] = []
@@ -79,11 +78,11 @@ def replay(tmp_path_factory: pytest.TempPathFactory, monkeypatch_module) -> tupl
         day = CHANGE - timedelta(days=1)  # the champion in service when the change comes
         first = run_training(con, spec, env.models_dir, NOW, as_of=end_of(day))
         assert first.promoted, first.gate.summary
-        score(con, spec, NOW)
+        score(con, spec, env.models_dir, NOW)
         while day + timedelta(days=STEP_DAYS) <= START + timedelta(days=WORLD["days"] - 1):
             day += timedelta(days=STEP_DAYS)
             # what the sensor sees after the day's run: this pass's verdicts, the registry
-            step = Step(day, monitor(con, spec, NOW, as_of=end_of(day)), ())
+            step = Step(day, monitor(con, spec, env.models_dir, NOW, as_of=end_of(day)), ())
             decision = decide(con, spec)
             step.reasons = decision.reasons
             if decision.retrain:
@@ -92,7 +91,7 @@ def replay(tmp_path_factory: pytest.TempPathFactory, monkeypatch_module) -> tupl
                 )
                 step.trained, step.promoted = trained.version, trained.promoted
                 if trained.promoted:
-                    score(con, spec, NOW)
+                    score(con, spec, env.models_dir, NOW)
             steps.append(step)
     for step in steps:
         print(
@@ -105,12 +104,6 @@ def replay(tmp_path_factory: pytest.TempPathFactory, monkeypatch_module) -> tupl
             )
         )
     return steps, env
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    with pytest.MonkeyPatch.context() as patch:
-        yield patch
 
 
 def query(env: DbtEnv, sql: str, params: list | None = None) -> list[tuple]:

@@ -9,10 +9,9 @@ import dagster as dg
 
 from ml.duckdb_limits import connect
 from ml.identifiers import quote, quote_relation
-from ml.settings import models_dir
 from ml.specs import ModelSpec, load_specs
 from orchestration.defs.lock import LOCK_KEY
-from orchestration.lib.environment import warehouse_db
+from orchestration.defs.settings import SETTINGS_KEY, WarehouseSettings
 from orchestration.lib.partitions import LANDING_DAYS, SINGLE_RUN, partition_days
 from orchestration.lib.translator import ML_GROUP, table_key
 
@@ -59,16 +58,17 @@ def training_asset(spec: ModelSpec) -> dg.AssetsDefinition:
             )
         ],
         retry_policy=WRITER_RETRY,
-        required_resource_keys={LOCK_KEY},
+        required_resource_keys={LOCK_KEY, SETTINGS_KEY},
         metadata={"spec": spec.source_path},
     )
     def train(context: dg.AssetExecutionContext):
+        settings: WarehouseSettings = context.resources.settings
         from ml.training.run import run_training  # LightGBM and friends load when a run needs them
 
         # a run the retraining sensor started says why; the alias history keeps it with the gate's verdict
         trigger = context.run.tags.get(RETRAIN_REASON_TAG)
-        with connect(warehouse_db()) as con:
-            result = run_training(con, spec, models_dir(), now_utc(), trigger=trigger)
+        with connect(settings.warehouse_db) as con:
+            result = run_training(con, spec, settings.models_dir, now_utc(), trigger=trigger)
         card = (result.artifact_path / "card.md").read_text()
         role = "champion" if result.promoted else "challenger"
         if result.retrained:
@@ -117,19 +117,20 @@ def scoring_asset(spec: ModelSpec) -> dg.AssetsDefinition:
             dg.AssetCheckSpec(SANITY_CHECK, asset=key, blocking=True, description="no nulls, in range, rows")
         ],
         retry_policy=WRITER_RETRY,
-        required_resource_keys={LOCK_KEY},
+        required_resource_keys={LOCK_KEY, SETTINGS_KEY},
         partitions_def=LANDING_DAYS if daily else None,
         backfill_policy=SINGLE_RUN if daily else None,
     )
     def score_table(context: dg.AssetExecutionContext):
+        settings: WarehouseSettings = context.resources.settings
         from ml import registry
         from ml.scoring.batch import score
 
         days = partition_days(context) if daily else None
         if days:
             context.log.info(f"scoring landing days {days[0]} to {days[1]} in one pass")
-        with connect(warehouse_db()) as con:
-            result = score(con, spec, now_utc(), days=days)
+        with connect(settings.warehouse_db) as con:
+            result = score(con, spec, settings.models_dir, now_utc(), days=days)
             column, table = quote(spec.output.score_column), quote_relation(spec.output.table)
             nulls, low, high = con.execute(
                 f"select count(*) filter (where {column} is null), min({column}), max({column}) from {table}"

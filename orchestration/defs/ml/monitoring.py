@@ -12,7 +12,7 @@ from ml.monitoring.checks import FEATURE_DRIFT, MATURED_PERFORMANCE, PREDICTION_
 from ml.specs import ModelSpec, load_specs
 from orchestration.defs.lock import LOCK_KEY
 from orchestration.defs.ml.assets import WRITER_RETRY, now_utc, numeric_metadata, scores_key
-from orchestration.lib.environment import warehouse_db
+from orchestration.defs.settings import SETTINGS_KEY, WarehouseSettings
 from orchestration.lib.markdown import markdown_table
 from orchestration.lib.translator import ML_GROUP
 
@@ -69,13 +69,14 @@ def monitoring_asset(spec: ModelSpec) -> dg.AssetsDefinition:
             dg.AssetCheckSpec(name, asset=key, description=text) for name, text in CHECK_DESCRIPTIONS.items()
         ],
         retry_policy=WRITER_RETRY,
-        required_resource_keys={LOCK_KEY},
+        required_resource_keys={LOCK_KEY, SETTINGS_KEY},
     )
     def monitoring(context: dg.AssetExecutionContext):
+        settings: WarehouseSettings = context.resources.settings
         from ml.monitoring.run import monitor
 
-        with connect(warehouse_db()) as con:
-            result = monitor(con, spec, now_utc())
+        with connect(settings.warehouse_db) as con:
+            result = monitor(con, spec, settings.models_dir, now_utc())
         window = f"{result.latest_window[0]}..{result.latest_window[1]}" if result.latest_window else "none"
         context.log.info(
             f"{spec.name} v{result.model_version}: feature drift {result.feature_drift.status}, "

@@ -7,8 +7,8 @@ import dagster as dg
 
 from orchestration.defs.lock import LOCK_KEY
 from orchestration.defs.publish.publishing import publish
+from orchestration.defs.settings import SETTINGS_KEY, WarehouseSettings
 from orchestration.lib.compaction import compact_if_fragmented
-from orchestration.lib.environment import analytics_db, warehouse_db
 from orchestration.lib.markdown import markdown_table
 
 PUBLISH_KEY = dg.AssetKey(["publish", "analytics_duckdb"])
@@ -20,15 +20,16 @@ def publish_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
         deps=upstream,
         group_name="publish",
         kinds={"duckdb"},
-        required_resource_keys={LOCK_KEY},
+        required_resource_keys={LOCK_KEY, SETTINGS_KEY},
         description="data/analytics.duckdb: the marts and ml schemas, replaced atomically for analysts; "
         "then the build file is rewritten if more than 25% of it is free space.",
     )
     def analytics_duckdb(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        result = publish(warehouse_db(), analytics_db())
+        settings: WarehouseSettings = context.resources.settings
+        result = publish(settings.warehouse_db, settings.analytics_db)
         context.log.info(f"published {len(result.tables)} tables to {result.path}")
         rows = [(table, f"{count:,}") for table, count in result.tables.items()]
-        compaction = compact_if_fragmented(warehouse_db())
+        compaction = compact_if_fragmented(settings.warehouse_db)
         context.log.info(f"build file {compaction.path.name}: compaction {compaction.note}")
         return dg.MaterializeResult(
             metadata={
