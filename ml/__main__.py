@@ -9,11 +9,12 @@ import time
 from datetime import UTC, date, datetime
 
 from ml import registry
+from ml.domains import active
 from ml.duckdb_limits import connect
 from ml.errors import ArtifactError, FeatureRelationError, ModelNotFoundError, SpecError
 from ml.scoring.batch import score
 from ml.settings import Settings
-from ml.specs import load_specs
+from ml.specs import ModelSpec, load_specs, specs_of
 from ml.training.run import run_training
 
 
@@ -21,17 +22,18 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _selected(names: list[str]):
+def _selected(names: list[str], settings: Settings) -> list[ModelSpec]:
+    """The named specs, or those of every domain that runs (ml/domains.py)."""
     specs = load_specs()
     unknown = sorted(set(names) - set(specs))
     if unknown:
         raise SpecError(f"unknown model(s) {unknown}; specs: {sorted(specs)}")
-    return [specs[n] for n in names] if names else list(specs.values())
+    return [specs[n] for n in names] if names else list(specs_of(specs, active(settings)).values())
 
 
 def cmd_train(args: argparse.Namespace, settings: Settings) -> None:
     with connect(settings.warehouse_db) as con:
-        for spec in _selected(args.models):
+        for spec in _selected(args.models, settings):
             started = time.perf_counter()
             result = run_training(con, spec, settings.models_dir, _now(), as_of=args.as_of, force=args.force)
             if not result.retrained:
@@ -48,7 +50,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> None:
 
 def cmd_score(args: argparse.Namespace, settings: Settings) -> None:
     with connect(settings.warehouse_db) as con:
-        for spec in _selected(args.models):
+        for spec in _selected(args.models, settings):
             started = time.perf_counter()
             result = score(
                 con, spec, settings.models_dir, _now(), days=tuple(args.days) if args.days else None
@@ -65,7 +67,7 @@ def cmd_monitor(args: argparse.Namespace, settings: Settings) -> None:
     from ml.monitoring.run import monitor
 
     with connect(settings.warehouse_db) as con:
-        for spec in _selected(args.models):
+        for spec in _selected(args.models, settings):
             result = monitor(con, spec, settings.models_dir, _now(), as_of=args.as_of)
             print(
                 f"{spec.name} v{result.model_version} as of {result.as_of}: {result.windows} windows, "
@@ -90,7 +92,7 @@ def cmd_tables(args: argparse.Namespace, settings: Settings) -> None:
     with connect(settings.warehouse_db) as con:
         registry.ensure_schema(con)
         ensure_monitoring_tables(con)
-        for table in ensure_tables(con):
+        for table in ensure_tables(con, active(settings)):
             print(f"{table}: in place")
 
 

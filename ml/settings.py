@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -28,6 +28,9 @@ PATHS: dict[str, tuple[str, Path]] = {
     "specs_dir": ("MODEL_SPECS_DIR", Path(__file__).parent / "models"),
 }
 PATH_VARIABLES = tuple(variable for variable, _ in PATHS.values())
+# The domains to build besides retail, which is always on (ml/domains.py): comma-separated names.
+DOMAINS_VARIABLE = "WAREHOUSE_DOMAINS"
+RETAIL = "retail"
 
 
 @dataclass(frozen=True)
@@ -38,16 +41,24 @@ class Settings:
     rejected_dir: Path  # unreadable landing files, moved out with a record
     models_dir: Path  # model artifacts, <model>/<version>/
     specs_dir: Path  # the model specs
+    domains: tuple[str, ...] = (RETAIL,)  # the domains switched on, retail first
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
         values = os.environ if environ is None else environ
-        return cls(**{field: Path(values.get(name) or default) for field, (name, default) in PATHS.items()})
+        paths = {field: Path(values.get(name) or default) for field, (name, default) in PATHS.items()}
+        return cls(**paths, domains=parse_domains(values.get(DOMAINS_VARIABLE, "")))
 
     def resolved(self) -> Settings:
         """The same settings with every path absolute (a relative one is taken from the current
         directory once, not wherever a later call happens to run)."""
-        return Settings(**{field: getattr(self, field).resolve() for field in PATHS})
+        return replace(self, **{field: getattr(self, field).resolve() for field in PATHS})
+
+
+def parse_domains(value: str) -> tuple[str, ...]:
+    """`WAREHOUSE_DOMAINS`' names, retail first and each once ("" or "retail": retail only)."""
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    return (RETAIL, *dict.fromkeys(name for name in names if name != RETAIL))
 
 
 def settings() -> Settings:

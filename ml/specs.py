@@ -171,6 +171,8 @@ class ModelSpec:
     reason_codes: int = 3
     # how reason codes credit features: exact TreeSHAP, or path attribution (ml/scoring/attribution.py)
     reason_method: Literal["tree_shap", "path"] = "tree_shap"
+    # the business the model belongs to (ml/domains.py): its tables are built only when it is on
+    domain: str = "retail"
     source_path: str = ""
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -372,6 +374,7 @@ def parse_spec(data: object, path: str) -> ModelSpec:
         reason_method=top.get(
             "reason_method", str, "tree_shap", lambda v: v in REASON_METHODS, "'tree_shap' or 'path'"
         ),
+        domain=top.get("domain", str, "retail", lambda v: v.isidentifier(), "a domain's folder name"),
         source_path=path,
         raw=data,
     )
@@ -493,3 +496,8 @@ def load_specs(directory: Path | None = None) -> dict[str, ModelSpec]:
         raise SpecError(f"no model specs (*.yml) in {directory}")
     specs = [load_spec(path) for path in paths]
     return {spec.name: spec for spec in specs}
+
+
+def specs_of(specs: dict[str, ModelSpec], domains: tuple[str, ...]) -> dict[str, ModelSpec]:
+    """The specs of the given domains (those that run: ml.domains.active)."""
+    return {name: spec for name, spec in specs.items() if spec.domain in domains}

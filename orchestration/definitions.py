@@ -2,7 +2,6 @@
 
 import dagster as dg
 
-from ml.specs import load_specs
 from orchestration.defs.automation import (
     RETRAIN_JOBS,
     daily_refresh,
@@ -17,6 +16,7 @@ from orchestration.defs.dbt.assets import DBT_PHASES
 from orchestration.defs.dbt.checks import freshness_checks
 from orchestration.defs.dbt.resources import dbt_resource
 from orchestration.defs.dbt.sources import landing_source_specs
+from orchestration.defs.domains import running_specs
 from orchestration.defs.landing.inventory import landing_inventory_asset
 from orchestration.defs.lock import LOCK_KEY, WarehouseLock
 from orchestration.defs.ml.assets import ml_assets, scores_key
@@ -29,6 +29,7 @@ _ml = ml_assets()
 _monitoring = monitoring_assets()
 _dbt = DBT_PHASES
 _marts = sorted(key for dbt in _dbt for key in dbt.keys if key.path[0] == "marts")
+_ml_outputs = [key for spec in running_specs().values() for key in (scores_key(spec), monitoring_key(spec))]
 
 defs = dg.Definitions(
     assets=[
@@ -37,12 +38,7 @@ defs = dg.Definitions(
         *_dbt,
         *_ml,
         *_monitoring,
-        publish_asset(
-            [
-                *_marts,
-                *(key for spec in load_specs().values() for key in (scores_key(spec), monitoring_key(spec))),
-            ]
-        ),
+        publish_asset([*_marts, *_ml_outputs]),
     ],
     asset_checks=[freshness_checks(_sources)],
     jobs=[full_pipeline, daily_refresh, retraining, *RETRAIN_JOBS],

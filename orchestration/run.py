@@ -95,7 +95,7 @@ def summary(published: Path) -> list[str]:
     """The published tables with their rows, and each champion with its headline metric."""
     from ml.duckdb_limits import connect
     from ml.identifiers import quote_relation
-    from ml.specs import load_specs
+    from orchestration.defs.domains import running_specs
 
     lines = [f"Published {published} (open it read-only: duckdb -readonly {published}):"]
     with connect(published, read_only=True) as con:
@@ -110,7 +110,7 @@ def summary(published: Path) -> list[str]:
             "inner join ml.model_registry as registry using (model_name, version) "
             "where aliases.alias = 'champion' order by 1"
         ).fetchall()
-    specs = load_specs()
+    specs = running_specs()
     for name, version, metrics in champions:
         spec = specs.get(name)
         test = json.loads(metrics).get("test", {})

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from simulator.config import REGIME_KINDS, ConfigError, RegimeChange, SimConfig
 from simulator.engine import generate
+from simulator.plant import PlantConfig, generate_plant
 
 DEFAULTS = SimConfig()
 
@@ -98,6 +99,20 @@ def build_parser() -> argparse.ArgumentParser:
         "(default with --regime-change-day: all of them)",
     )
     gen.add_argument("--no-progress", action="store_true", help="do not show the progress bar")
+    plant = commands.add_parser(
+        "plant",
+        help="write the sensors domain's landing table (a plant's machine readings)",
+        description="A second world for the sensors domain (simulator/plant.py): daily machine readings "
+        "in <out>/sensors/readings/date=YYYY-MM-DD/, recreated. Switch the domain on with "
+        "WAREHOUSE_DOMAINS=sensors.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    plant_defaults = PlantConfig(out_dir=DEFAULTS.out_dir)
+    plant.add_argument("--out", type=Path, default=plant_defaults.out_dir, help="landing-zone directory")
+    plant.add_argument("--seed", type=int, default=plant_defaults.seed, help="random seed")
+    plant.add_argument("--start", type=_date, default=plant_defaults.start, help="first day (YYYY-MM-DD)")
+    plant.add_argument("--days", type=int, default=plant_defaults.days, help="number of days")
+    plant.add_argument("--machines", type=int, default=plant_defaults.machines, help="number of machines")
     return parser
 
 
@@ -113,6 +128,10 @@ def _regime_change(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "plant":
+        config = PlantConfig(args.out, args.seed, args.start, args.days, args.machines)
+        print(f"plant readings in {generate_plant(config)}")
+        return 0
     config = SimConfig(
         out_dir=args.out,
         oracle_dir=args.oracle_out,

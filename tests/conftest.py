@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -37,7 +38,13 @@ class DbtEnv:
     def rejected_dir(self) -> Path:
         return self.work_dir / "rejected"
 
+    @property
+    def target_dir(self) -> Path:
+        """dbt's target path for this warehouse; the Dagster definitions read its manifest."""
+        return self.work_dir / "target"
+
     def environ(self) -> dict[str, str]:
+        self._seed_manifest()
         return {
             **os.environ,
             "LANDING_DIR": str(self.landing_dir),
@@ -45,12 +52,20 @@ class DbtEnv:
             "MODELS_DIR": str(self.models_dir),
             "REJECTED_DIR": str(self.rejected_dir),
             "DBT_PROFILES_DIR": str(WAREHOUSE_DIR),
-            "DBT_TARGET_PATH": str(self.work_dir / "target"),
+            "DBT_TARGET_PATH": str(self.target_dir),
             "DBT_LOG_PATH": str(self.work_dir / "logs"),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
             "WAREHOUSE_PII_SALT": TEST_PII_SALT,
             **self.settings,
         }
+
+    def _seed_manifest(self) -> None:
+        """The project's parsed manifest (`make install`'s) in this target path, unless a test
+        parsed its own there: Dagster loads its graph from it."""
+        manifest = self.target_dir / "manifest.json"
+        if not manifest.exists():
+            self.target_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(WAREHOUSE_DIR / "target" / "manifest.json", manifest)
 
     def dbt(
         self, *args: str, check: bool = True, env: Mapping[str, str] | None = None

@@ -29,7 +29,7 @@ from ml.artifacts import load_artifact
 from ml.dataset import event_sql, load_test_window, timestamp_sql, to_matrix, unique_columns
 from ml.identifiers import quote, quote_relation, relation_exists
 from ml.model import TrainedModel
-from ml.output_tables import SOURCES_FILE, create_table
+from ml.output_tables import create_table, declared_in
 from ml.scoring.attribution import PathAttribution, top_reasons
 from ml.scoring.compiled import LightGBMPredictor, cache_dir, choose
 from ml.specs import ModelSpec
@@ -255,7 +255,7 @@ def _check_same_columns(con: duckdb.DuckDBPyConnection, relation: str, new: list
     if sorted(existing) != sorted(new):
         raise ValueError(
             f"{relation} has columns {existing}, this run writes {new}: the columns declared in "
-            f"{SOURCES_FILE.name} and the scores must match (a table an older version left behind: "
+            f"{declared_in(relation)} and the scores must match (a table an older version left behind: "
             "drop it, or score the whole window with `python -m ml score`, before replacing single days)"
         )
 

@@ -13,7 +13,8 @@ from datetime import date, datetime, timedelta
 import dagster as dg
 
 from ml.duckdb_limits import connect
-from ml.specs import ModelSpec, load_specs
+from ml.specs import ModelSpec
+from orchestration.defs.domains import running_specs
 from orchestration.defs.ml.assets import RETRAIN_REASON_TAG, model_key
 from orchestration.lib.environment import analytics_db
 from orchestration.lib.landing import all_landing_days
@@ -116,7 +117,7 @@ def retrain_jobs() -> list[dg.UnresolvedAssetJobDefinition]:
             description=f"Retrain {spec.name} (the promotion gate decides), rescore, monitor, publish.",
             executor_def=dg.in_process_executor,
         )
-        for spec in load_specs().values()
+        for spec in running_specs().values()
     ]
 
 
@@ -142,7 +143,7 @@ def retrain_on_monitoring(context: dg.SensorEvaluationContext):
     snapshot = analytics_db()
     if not snapshot.exists():
         return dg.SkipReason(f"no published snapshot at {snapshot} yet")
-    specs = load_specs()
+    specs = running_specs()
     with connect(snapshot, read_only=True) as con:
         if not registry_published(con):
             return dg.SkipReason("the published snapshot has no model registry yet")

@@ -45,7 +45,8 @@ import pyarrow.parquet as pq
 
 from ml.settings import settings
 from ml.write_points import reached
-from orchestration.lib.environment import WAREHOUSE_DIR, landing_dir, warehouse_db
+from orchestration.lib.dbt_target import target_root
+from orchestration.lib.environment import landing_dir, warehouse_db
 from orchestration.lib.landing import PARTITION as DAY_FOLDER
 from orchestration.lib.source_meta import is_landing, landing_format
 
@@ -116,7 +117,7 @@ def cache_path() -> Path:
 
 def load_contract() -> list[LandingTable]:
     """The contract from the dbt manifest prepared at install (`make install` runs `dbt parse`)."""
-    return contract_from_manifest(json.loads((WAREHOUSE_DIR / "target" / "manifest.json").read_text()))
+    return contract_from_manifest(json.loads((target_root() / "manifest.json").read_text()))
 
 
 def contract_from_manifest(manifest: dict) -> list[LandingTable]:

@@ -3,7 +3,8 @@
 One naming rule for SQL and Python tables: the key is [schema, table]. A dbt source in the `ml`
 schema therefore has the same key as the Python asset that writes it, so training and scoring sit
 upstream of the marts that read their output. Groups come from the dbt folder (`staging/...` ->
-`staging`); per-model exceptions belong in the model's YAML `meta: {dagster: ...}`, not here.
+`staging`; a domain beside retail, `domains/<name>/...`, is the group `<name>`); per-model
+exceptions belong in the model's YAML `meta: {dagster: ...}`, not here.
 """
 
 from __future__ import annotations
@@ -45,8 +46,10 @@ def _group(props: Mapping[str, Any]) -> str:
         return "reference"
     if props["resource_type"] == "snapshot":
         return "snapshots"
-    folder = props.get("fqn", ["", ""])[1]
-    return GROUP_BY_FOLDER.get(folder, "marts")
+    fqn = props.get("fqn", ["", ""])
+    if fqn[1] == "domains":  # a domain beside retail is one group: warehouse/models/domains/<name>/
+        return fqn[2]
+    return GROUP_BY_FOLDER.get(fqn[1], "marts")
 
 
 class WarehouseTranslator(DagsterDbtTranslator):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
+from ml.domains import available
 from ml.output_tables import declared_tables, ensure_tables
 from ml.specs import load_specs
 from tests.conftest import WAREHOUSE_DIR
@@ -17,8 +18,8 @@ def test_every_specs_output_table_is_declared() -> None:
 
 def test_the_tables_are_created_with_the_declared_types() -> None:
     with duckdb.connect() as con:
-        created = ensure_tables(con)
-        assert ensure_tables(con) == created  # again: nothing to do, nothing replaced
+        created = ensure_tables(con, available())
+        assert ensure_tables(con, available()) == created  # again: nothing to do, nothing replaced
         for table in created:
             described = con.execute(f"describe {table}").fetchall()
             declared = [(name, data_type.upper()) for name, data_type in declared_tables()[table]]

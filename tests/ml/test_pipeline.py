@@ -338,10 +338,11 @@ def test_the_backtest_reads_exactly_the_test_split(trained_warehouse: TrainedWar
     the same rows, in the same order, as the test split of the training data."""
     from ml import registry
     from ml.dataset import load_labelled, load_test_window
-    from ml.specs import load_specs
+    from ml.settings import RETAIL
+    from ml.specs import load_specs, specs_of
 
     with duckdb.connect(str(trained_warehouse.env.database), read_only=True) as con:
-        for spec in load_specs().values():
+        for spec in specs_of(load_specs(), (RETAIL,)).values():
             cutoff = registry.resolve(con, spec.name).training_cutoff
             test = load_labelled(con, spec, cutoff).part("test").drop("_split")
             window = load_test_window(con, spec, cutoff)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ml.settings import DATA_DIR, PATH_VARIABLES, REPO_ROOT, Settings
+from ml.settings import DATA_DIR, PATH_VARIABLES, PATHS, REPO_ROOT, Settings
 
 
 def test_defaults_live_under_the_repository_data_folder() -> None:
@@ -20,6 +20,15 @@ def test_defaults_live_under_the_repository_data_folder() -> None:
 def test_each_variable_moves_its_path_and_an_empty_one_means_unset(tmp_path: Path) -> None:
     environ = {name: str(tmp_path / name.lower()) for name in PATH_VARIABLES}
     moved = Settings.from_environ(environ)
-    assert all(Path(value).parent == tmp_path for value in vars(moved).values())
-    assert len({*vars(moved).values()}) == len(PATH_VARIABLES)
+    paths = [getattr(moved, field) for field in PATHS]
+    assert all(path.parent == tmp_path for path in paths)
+    assert len({*paths}) == len(PATH_VARIABLES)
     assert Settings.from_environ(dict.fromkeys(PATH_VARIABLES, "")) == Settings.from_environ({})
+
+
+def test_retail_is_always_on_first_and_each_domain_is_named_once() -> None:
+    assert Settings.from_environ({}).domains == ("retail",)
+    assert Settings.from_environ({"WAREHOUSE_DOMAINS": " sensors, retail,sensors,"}).domains == (
+        "retail",
+        "sensors",
+    )

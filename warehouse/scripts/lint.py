@@ -27,6 +27,8 @@ from pathlib import Path
 
 import duckdb
 
+from ml.domains import available
+
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 
@@ -66,6 +68,8 @@ def sqlfluff(paths: list[str], database: Path, work: Path) -> int:
         "WAREHOUSE_DB": str(database),
         "DBT_TARGET_PATH": str(work / "target"),
         "DBT_LOG_PATH": str(work / "logs"),
+        # every domain, switched on or not: its SQL is linted all the same (ml/domains.py)
+        "WAREHOUSE_DOMAINS": ",".join(available()),
     }
     sqlfluff_bin = Path(sys.executable).with_name("sqlfluff")
     return subprocess.run([str(sqlfluff_bin), "lint", *paths], cwd=PROJECT_DIR, env=env).returncode

@@ -32,6 +32,7 @@ from dagster_dbt import DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 from ml.duckdb_limits import connect
 from ml.identifiers import quote_relation
 from orchestration.defs.dbt.resources import dbt_project
+from orchestration.defs.domains import dbt_environ
 from orchestration.defs.lock import WarehouseLock  # held for the run: see orchestration/defs/lock.py
 from orchestration.lib.dbt_target import invocation_folder, keep_parse_state, prune_invocations
 from orchestration.lib.environment import environ_set, warehouse_db
@@ -88,7 +89,8 @@ def run_dbt(context: AssetExecutionContext, dbt: DbtCliResource, days: Mapping[s
     target = invocation_folder(context.op_execution_context.op.name, context.run.run_id)
     full_refresh = ["--full-refresh"] if context.run.tags.get(FULL_REFRESH_TAG) == "true" else []
     materializations = []  # (table, event), yielded once dbt has released the file
-    with environ_set(days or {}):  # for as long as dbt runs: it runs in this process
+    # for as long as dbt runs (it runs in this process): the days, and the domains of the manifest
+    with environ_set({**dbt_environ(), **(days or {})}):
         invocation = dbt.cli(
             ["build", *BUILD_FLAGS, *full_refresh], context=context, raise_on_error=False, target_path=target
         )

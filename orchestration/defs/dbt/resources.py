@@ -18,6 +18,7 @@ from dagster_dbt.core import dbt_cli_invocation
 from packaging.version import Version
 
 from orchestration.lib.dbt_in_process import InProcessDbt
+from orchestration.lib.dbt_target import target_root
 from orchestration.lib.environment import WAREHOUSE_DIR
 
 
@@ -25,7 +26,8 @@ from orchestration.lib.environment import WAREHOUSE_DIR
 def dbt_project() -> DbtProject:
     # The manifest is prepared at build time (`make install` runs `dbt parse` whenever a dbt file
     # changed), so loading the definitions reads a file instead of parsing the project.
-    project = DbtProject(project_dir=WAREHOUSE_DIR, profiles_dir=WAREHOUSE_DIR)
+    # The manifest is dbt's target path's (DBT_TARGET_PATH, as dbt itself reads it; default target).
+    project = DbtProject(project_dir=WAREHOUSE_DIR, profiles_dir=WAREHOUSE_DIR, target_path=target_root())
     if not project.manifest_path.exists():
         raise FileNotFoundError(
             f"{project.manifest_path} is missing: run `make install` (or `cd warehouse && dbt parse`)"

@@ -9,7 +9,8 @@ import dagster as dg
 
 from ml.duckdb_limits import connect
 from ml.identifiers import quote, quote_relation
-from ml.specs import ModelSpec, load_specs
+from ml.specs import ModelSpec
+from orchestration.defs.domains import running_specs
 from orchestration.defs.lock import LOCK_KEY
 from orchestration.defs.settings import SETTINGS_KEY, WarehouseSettings
 from orchestration.lib.partitions import LANDING_DAYS, SINGLE_RUN, partition_days
@@ -167,6 +168,6 @@ def scoring_asset(spec: ModelSpec) -> dg.AssetsDefinition:
 
 def ml_assets() -> list[dg.AssetsDefinition]:
     assets: list[dg.AssetsDefinition] = []
-    for spec in load_specs().values():
+    for spec in running_specs().values():
         assets += [training_asset(spec), scoring_asset(spec)]
     return assets

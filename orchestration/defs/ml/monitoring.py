@@ -9,7 +9,8 @@ import dagster as dg
 
 from ml.duckdb_limits import connect
 from ml.monitoring.checks import FEATURE_DRIFT, MATURED_PERFORMANCE, PREDICTION_DRIFT, Verdict
-from ml.specs import ModelSpec, load_specs
+from ml.specs import ModelSpec
+from orchestration.defs.domains import running_specs
 from orchestration.defs.lock import LOCK_KEY
 from orchestration.defs.ml.assets import WRITER_RETRY, now_utc, numeric_metadata, scores_key
 from orchestration.defs.settings import SETTINGS_KEY, WarehouseSettings
@@ -104,4 +105,4 @@ def monitoring_asset(spec: ModelSpec) -> dg.AssetsDefinition:
 
 
 def monitoring_assets() -> list[dg.AssetsDefinition]:
-    return [monitoring_asset(spec) for spec in load_specs().values()]
+    return [monitoring_asset(spec) for spec in running_specs().values()]
