@@ -124,12 +124,12 @@ docs: install
 dev: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml
 
-# The online fraud scoring API (ml/serving/): the champion and the online features of the published
+# The online fraud scoring API (serving/): the champion and the online features of the published
 # ANALYTICS_DB, reloaded when it is republished; audit log in SERVE_LOG_DIR (data/serving_log/).
 SERVE_HOST ?= 127.0.0.1
 SERVE_PORT ?= 8000
 serve: install
-	$(BIN)/python -m ml.serving --host $(SERVE_HOST) --port $(SERVE_PORT)
+	$(BIN)/python -m serving --host $(SERVE_HOST) --port $(SERVE_PORT)
 
 clean:
 	rm -rf data warehouse/target warehouse/logs

@@ -323,7 +323,7 @@ def scale_section(result: dict) -> str:
 
 def serving_line(serving: dict) -> str:
     return (
-        f"Online API (`python -m ml.serving`, one worker) at {serving['rate_per_s']:g} requests/s for "
+        f"Online API (`python -m serving`, one worker) at {serving['rate_per_s']:g} requests/s for "
         f"{serving['seconds']:g} s on loopback, open loop: {serving['requests']:,} requests, "
         f"{serving['not_200']} not 200, {serving['throughput_per_s']:.1f} responses/s; latency p50 "
         f"{serving['p50_ms']:.2f} ms, p90 {serving['p90_ms']:.2f}, p99 {serving['p99_ms']:.2f}, "

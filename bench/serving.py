@@ -1,5 +1,5 @@
-"""The online scoring API under load, on loopback: `python -m ml.serving` started on the
-pipeline's published snapshot, then `python -m ml.serving.loadtest` sending a fixed request rate
+"""The online scoring API under load, on loopback: `python -m serving` started on the
+pipeline's published snapshot, then `python -m serving.loadtest` sending a fixed request rate
 (open loop: latency counts from each request's scheduled time). Both share this machine's 2 cores."""
 
 from __future__ import annotations
@@ -47,12 +47,12 @@ def load_test(
     env = {**env, "SERVE_LOG_DIR": str(work_dir / "serving_log")}
     server_log, output = work_dir / "serving_api.log", work_dir / "serving_load.json"
     output.unlink(missing_ok=True)
-    command = [sys.executable, "-m", "ml.serving", "--port", str(port), "--log-level", "warning"]
+    command = [sys.executable, "-m", "serving", "--port", str(port), "--log-level", "warning"]
     with server_log.open("w") as log:
         server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             wait_ready(url, server, server_log)
-            loadtest = [sys.executable, "-m", "ml.serving.loadtest", "--url", url]
+            loadtest = [sys.executable, "-m", "serving.loadtest", "--url", url]
             loadtest += ["--rate", str(rate), "--seconds", str(seconds), "--json", str(output)]
             subprocess.run(loadtest, env=env, check=True, timeout=seconds + 300)
         finally:

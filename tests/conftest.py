@@ -144,6 +144,14 @@ def tiny_pipeline_run(tmp_path_factory: pytest.TempPathFactory):
     return PipelineRun(env, env.make_run("full_pipeline"))
 
 
+@pytest.fixture(scope="session")
+def trained_warehouse(tmp_path_factory: pytest.TempPathFactory):
+    """The default world trained and scored (tests/trained.py), shared by tests/ml and tests/serving."""
+    from tests.trained import build_trained_warehouse
+
+    yield from build_trained_warehouse(tmp_path_factory)
+
+
 # Session fixtures that cost minutes. pytest-xdist's workers take a test module whole (its module fixtures
 # are built once), and every module that uses one of these worlds goes to the same worker, so that each
 # world is built once per run, not once per worker. (`--dist loadgroup` with marks set at collection does

@@ -16,7 +16,7 @@ from ml.monitoring.run import monitor
 from ml.monitoring.triggers import decide
 from ml.specs import SPEC_DIR, load_specs
 from orchestration.defs.publish.publishing import publish
-from tests.ml.conftest import TrainedWarehouse
+from tests.trained import TrainedWarehouse
 
 pytestmark = pytest.mark.slow
 NOW = datetime(2026, 11, 1)

@@ -18,7 +18,7 @@ from ml.errors import ArtifactError
 from ml.specs import SPEC_DIR, parse_spec
 from ml.training.run import run_training
 from tests.conftest import REPO_ROOT
-from tests.ml.conftest import TrainedWarehouse
+from tests.trained import TrainedWarehouse
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,4 @@
-"""A stand-in for the served model (ml.serving.hotswap.ServingModel) and a payment factory: the
+"""A stand-in for the served model (serving.hotswap.ServingModel) and a payment factory: the
 API, the hot swap, the audit log and the metrics are tested without a trained warehouse."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ml.serving.app import create_app
-from ml.serving.hotswap import ModelInfo
-from ml.serving.schemas import Payment, PaymentScore
-from ml.serving.settings import ServingSettings
+from serving.app import create_app
+from serving.hotswap import ModelInfo
+from serving.schemas import Payment, PaymentScore
+from serving.settings import ServingSettings
 
 SCORE_PATH = "/v1/models/payment_fraud/score"
 THRESHOLD = 0.5

@@ -12,9 +12,9 @@ import duckdb
 import pytest
 from fastapi.testclient import TestClient
 
-from ml.serving.audit import AuditLog
-from ml.serving.pii import PiiHasher
-from ml.serving.settings import DEFAULT_PII_SALT
+from serving.audit import AuditLog
+from serving.pii import PiiHasher
+from serving.settings import DEFAULT_PII_SALT
 from tests.serving.fakes import SCORE_PATH, fake_app, payment_json, wait_ready
 
 RAW = {"customer_id": "C777", "card_fingerprint": "cd" * 32, "device_id": "dev_secret"}
@@ -65,7 +65,7 @@ def test_requests_and_scores_are_logged_with_identifiers_hashed(tmp_path: Path) 
 
 
 def test_the_default_salt_is_used_without_the_environment_variable(monkeypatch) -> None:
-    from ml.serving.settings import ServingSettings
+    from serving.settings import ServingSettings
 
     monkeypatch.delenv("SERVE_PII_SALT", raising=False)
     assert ServingSettings.from_env().pii_salt == DEFAULT_PII_SALT
@@ -118,7 +118,7 @@ def test_rows_that_could_not_be_written_are_kept_for_the_next_flush(tmp_path: Pa
 def test_files_are_partitioned_by_the_day_rows_were_logged(tmp_path: Path, day: str) -> None:
     from datetime import datetime
 
-    from ml.serving.audit import REQUEST_SCHEMA, ParquetSink
+    from serving.audit import REQUEST_SCHEMA, ParquetSink
 
     sink = ParquetSink(tmp_path, REQUEST_SCHEMA)
     logged_at = datetime.fromisoformat(f"{day}T23:59:59")

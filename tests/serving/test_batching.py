@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from ml.serving.batching import ScoringQueue
-from ml.serving.hotswap import ModelHolder, NotReadyError
-from ml.serving.schemas import Payment
+from serving.batching import ScoringQueue
+from serving.hotswap import ModelHolder, NotReadyError
+from serving.schemas import Payment
 from tests.serving.fakes import FakeModel, payment_json
 
 

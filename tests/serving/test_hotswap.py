@@ -11,8 +11,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from ml.serving.hotswap import ModelHolder, SnapshotWatcher, file_identity
-from ml.serving.schemas import Payment
+from serving.hotswap import ModelHolder, SnapshotWatcher, file_identity
+from serving.schemas import Payment
 from tests.serving.fakes import SCORE_PATH, FakeModel, fake_app, payment_json, wait_ready
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from ml.serving.metrics import LATENCY_BUCKETS
+from serving.metrics import LATENCY_BUCKETS
 from tests.serving.fakes import SCORE_PATH, payment_json
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 from fastapi.testclient import TestClient
 
-from ml.serving.schemas import MAX_BATCH, Payment
+from serving.schemas import MAX_BATCH, Payment
 from tests.serving.fakes import SCORE_PATH, payment_json
 
 

@@ -24,13 +24,13 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from ml import registry
-from ml.serving.app import create_app
-from ml.serving.schemas import Payment
-from ml.serving.scorer import to_event
-from ml.serving.settings import ServingSettings
 from orchestration.defs.publish.publishing import publish
-from tests.ml.conftest import TrainedWarehouse
+from serving.app import create_app
+from serving.schemas import Payment
+from serving.scorer import to_event
+from serving.settings import ServingSettings
 from tests.serving.fakes import wait_ready
+from tests.trained import TrainedWarehouse
 
 pytestmark = pytest.mark.slow
 

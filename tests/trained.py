@@ -1,4 +1,5 @@
-"""A default-scale world (what `make run` builds) taken through the real pipeline once per session:
+"""A default-scale world (what `make run` builds) taken through the real pipeline once per session
+(the `trained_warehouse` fixture in tests/conftest.py):
 dbt build --exclude source:ml+ -> python -m ml train -> python -m ml score -> dbt build --selector
 after_scores."""
 
@@ -36,8 +37,7 @@ class TrainedWarehouse:
         return DbtEnv(landing_dir=self.env.landing_dir, database=root / "warehouse.duckdb", work_dir=root)
 
 
-@pytest.fixture(scope="session")
-def trained_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainedWarehouse]:
+def build_trained_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainedWarehouse]:
     root = tmp_path_factory.mktemp("ml-warehouse")
     landing, oracle = generate_world(root)  # the default world of `make run`
     hidden_oracle = root.parent / f"{root.name}-oracle"

@@ -1,7 +1,7 @@
 """Serving one model at a time and replacing it without dropping a request.
 
 `ModelHolder.current` is the one reference every scoring call reads. A call (the payments of one or
-more concurrent requests, ml/serving/batching.py) takes it once and scores on that object from
+more concurrent requests, serving/batching.py) takes it once and scores on that object from
 start to finish (synchronously on the event loop: nothing can swap the reference in the middle of
 it), so in-flight requests finish on the model they started with.
 
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from ml.serving.schemas import Payment, PaymentScore
+from serving.schemas import Payment, PaymentScore
 
 log = logging.getLogger(__name__)
 

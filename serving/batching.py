@@ -14,8 +14,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 
-from ml.serving.hotswap import ModelHolder, ServingModel
-from ml.serving.schemas import Payment, PaymentScore
+from serving.hotswap import ModelHolder, ServingModel
+from serving.schemas import Payment, PaymentScore
 
 Scored = tuple[ServingModel, list[PaymentScore]]
 

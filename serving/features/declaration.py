@@ -10,8 +10,8 @@ from pathlib import Path
 
 import yaml
 
-from ml.features.errors import FeatureDeclarationError
 from ml.settings import REPO_ROOT
+from serving.features.errors import FeatureDeclarationError
 
 VAR_NAME = "payment_fraud_windows"
 ENTITIES = ("card_fingerprint", "device_id", "customer_id")

@@ -10,7 +10,7 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ml.serving.audit import AuditLog
+from serving.audit import AuditLog
 
 LOGGED_PREFIX = "/v1/"
 MAX_ERROR_BYTES = 4096

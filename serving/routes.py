@@ -7,11 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Request, Response
 from starlette.exceptions import HTTPException
 
-from ml.serving.audit import AuditLog
-from ml.serving.batching import ScoringQueue
-from ml.serving.hotswap import ModelHolder, NotReadyError
-from ml.serving.metrics import ServingMetrics
-from ml.serving.schemas import ErrorResponse, Health, Readiness, ScoreRequest, ScoreResponse, payments_of
+from serving.audit import AuditLog
+from serving.batching import ScoringQueue
+from serving.hotswap import ModelHolder, NotReadyError
+from serving.metrics import ServingMetrics
+from serving.schemas import ErrorResponse, Health, Readiness, ScoreRequest, ScoreResponse, payments_of
 
 RETRY_AFTER_SECONDS = "5"
 ERRORS: dict[int | str, dict[str, Any]] = {

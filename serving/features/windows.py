@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from ml.features.declaration import WindowFeature
-from ml.features.events import CENTS, FIELD_INDEX, IS_AUTHORIZED, Event
+from serving.features.declaration import WindowFeature
+from serving.features.events import CENTS, FIELD_INDEX, IS_AUTHORIZED, Event
 
 Reducer = Callable[[list[Event]], float | int | None]
 _HUNDRED = np.longdouble(100)

@@ -1,5 +1,5 @@
 """The online feature store: the fraud model's features of a payment computed in Python from
-in-memory state, equal to the row feat_payment_fraud would hold for it (tests/ml/test_online_features.py
+in-memory state, equal to the row feat_payment_fraud would hold for it (tests/serving/test_online_features.py
 holds the two to each other).
 
 State, built from the published snapshot and grown by `record`: per card, device and customer the
@@ -22,13 +22,13 @@ from pathlib import Path
 
 import polars as pl
 
-from ml.features.declaration import WindowFeature, load_window_features
-from ml.features.errors import FeatureDeclarationError
-from ml.features.events import FIELD_INDEX, Event, PaymentEvent, from_micros, to_event
-from ml.features.snapshot import SnapshotState, read_snapshot
-from ml.features.windows import EntityWindows, Reducer, frame, reducer
 from ml.settings import specs_dir
 from ml.specs import ModelSpec, load_spec
+from serving.features.declaration import WindowFeature, load_window_features
+from serving.features.errors import FeatureDeclarationError
+from serving.features.events import FIELD_INDEX, Event, PaymentEvent, from_micros, to_event
+from serving.features.snapshot import SnapshotState, read_snapshot
+from serving.features.windows import EntityWindows, Reducer, frame, reducer
 
 SPEC_FILE = "payment_fraud.yml"
 FEATURES_RELATION = "features.feat_payment_fraud"

@@ -4,7 +4,7 @@
     <log_dir>/scores/logged_on=YYYY-MM-DD/part-...parquet
 
 `requests` has one row per request to /v1/ (status, latency, error body), `scores` one row per
-scored payment (the request's fields with customer, card and device hashed, see ml/serving/pii.py;
+scored payment (the request's fields with customer, card and device hashed, see serving/pii.py;
 the score, the decision, the model version, the reason codes), joined on request_id. Rows are
 buffered in memory and written every `flush_rows` rows or `flush_seconds` seconds, off the event
 loop, and at shutdown; each file is written under a hidden name and renamed, so a reader
@@ -26,8 +26,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ml.serving.pii import PiiHasher
-from ml.serving.schemas import Payment, PaymentScore
+from serving.pii import PiiHasher
+from serving.schemas import Payment, PaymentScore
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The served model: the champion plus the online feature store of one published snapshot.
 
-Features come from ml/features (the code the batch path's features are checked against), scores,
+Features come from serving/features (the code the batch path's features are checked against), scores,
 flags and reason codes from ml.scoring.batch.score_frame (the batch path's own function), so a payment gets
 the same score online as in ml.payment_fraud_scores."""
 
@@ -12,15 +12,15 @@ from pathlib import Path
 import polars as pl
 
 from ml.dataset import to_matrix
-from ml.features import OnlineFeatureStore, PaymentEvent
 from ml.scoring.batch import reason_codes, score_frame
 from ml.scoring.compiled import cache_dir
-from ml.serving.champion import PREDICT_THREADS, Champion, compiled, load_champion
-from ml.serving.hotswap import ModelInfo
-from ml.serving.schemas import Payment, PaymentScore
-from ml.serving.settings import ServingSettings
-from ml.serving.snapshot import latest_payments, payment_ids_held, read_champion
 from ml.specs import load_specs
+from serving.champion import PREDICT_THREADS, Champion, compiled, load_champion
+from serving.features import OnlineFeatureStore, PaymentEvent
+from serving.hotswap import ModelInfo
+from serving.schemas import Payment, PaymentScore
+from serving.settings import ServingSettings
+from serving.snapshot import latest_payments, payment_ids_held, read_champion
 
 PROBE_ROWS = 512  # real payments on which the compiled forest must agree with LightGBM
 

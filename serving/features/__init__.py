@@ -2,10 +2,10 @@
 warehouse/dbt_project.yml (read by dbt and here), and an in-memory store computing, for a payment,
 the row feat_payment_fraud would hold for it."""
 
-from ml.features.declaration import WindowFeature, load_window_features, parse_window_features
-from ml.features.errors import FeatureDeclarationError, SnapshotError
-from ml.features.events import PaymentEvent
-from ml.features.store import OnlineFeatureStore
+from serving.features.declaration import WindowFeature, load_window_features, parse_window_features
+from serving.features.errors import FeatureDeclarationError, SnapshotError
+from serving.features.events import PaymentEvent
+from serving.features.store import OnlineFeatureStore
 
 __all__ = [
     "FeatureDeclarationError",

@@ -15,19 +15,19 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from ml.features import (
+from ml.scoring.batch import _feature_sql
+from ml.settings import specs_dir
+from ml.specs import FeatureSpec, ModelSpec, load_spec
+from orchestration.defs.publish.publishing import publish
+from serving.features import (
     FeatureDeclarationError,
     OnlineFeatureStore,
     PaymentEvent,
     SnapshotError,
     load_window_features,
 )
-from ml.features.events import to_cents
-from ml.scoring.batch import _feature_sql
-from ml.settings import specs_dir
-from ml.specs import FeatureSpec, ModelSpec, load_spec
-from orchestration.defs.publish.publishing import publish
-from tests.ml.conftest import TrainedWarehouse
+from serving.features.events import to_cents
+from tests.trained import TrainedWarehouse
 
 EVENT_COLUMNS = (
     "payment_id, paid_at, customer_id, card_fingerprint, device_id, cast(amount_usd as double), "
@@ -369,6 +369,6 @@ def test_amounts_become_cents_as_the_warehouse_rounds_them() -> None:
     with pytest.raises(ValueError, match="finite"):
         to_cents(float("nan"))
     with pytest.raises(ValueError, match="naive UTC"):
-        from ml.features.events import to_micros
+        from serving.features.events import to_micros
 
         to_micros(datetime.fromisoformat("2025-01-01T00:00:00+00:00"))

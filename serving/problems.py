@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
-from ml.serving.schemas import ErrorResponse, FieldError
+from serving.schemas import ErrorResponse, FieldError
 
 log = logging.getLogger(__name__)
 

@@ -15,23 +15,23 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
-from ml.serving.audit import AuditLog
-from ml.serving.batching import ScoringQueue
-from ml.serving.guards import RequestGuard
-from ml.serving.hotswap import Loader, ModelHolder, ServingModel, SnapshotWatcher
-from ml.serving.metrics import MetricsMiddleware, ServingMetrics
-from ml.serving.problems import on_http_error, on_unexpected_error, on_validation_error
-from ml.serving.request_log import RequestLogMiddleware
-from ml.serving.routes import build_router, score_path
-from ml.serving.settings import ServingSettings
+from serving.audit import AuditLog
+from serving.batching import ScoringQueue
+from serving.guards import RequestGuard
+from serving.hotswap import Loader, ModelHolder, ServingModel, SnapshotWatcher
+from serving.metrics import MetricsMiddleware, ServingMetrics
+from serving.problems import on_http_error, on_unexpected_error, on_validation_error
+from serving.request_log import RequestLogMiddleware
+from serving.routes import build_router, score_path
+from serving.settings import ServingSettings
 
 
 def create_app(settings: ServingSettings, load: Loader | None = None) -> FastAPI:
     """The app serving `settings.model_name`; `load` builds the model from the published snapshot
-    (default: the champion and the online feature store, ml/serving/scorer.py)."""
+    (default: the champion and the online feature store, serving/scorer.py)."""
     if load is None:
         # imported here: LightGBM and the feature store are needed only to serve the real model
-        from ml.serving.scorer import load_scorer
+        from serving.scorer import load_scorer
 
         load = functools.partial(load_scorer, settings)
     metrics = ServingMetrics()

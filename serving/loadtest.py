@@ -1,4 +1,4 @@
-"""`python -m ml.serving.loadtest --rate 500 --seconds 20`: an open-loop load test of a running API,
+"""`python -m serving.loadtest --rate 500 --seconds 20`: an open-loop load test of a running API,
 on loopback only.
 
 Requests are sent on a fixed schedule (request i at start + i/rate) whatever the server's pace, and
@@ -24,8 +24,8 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from ml.serving.settings import ServingSettings
-from ml.serving.snapshot import latest_payments
+from serving.settings import ServingSettings
+from serving.snapshot import latest_payments
 
 SCORE_PATH = "/v1/models/payment_fraud/score"
 
@@ -166,7 +166,7 @@ def report(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m ml.serving.loadtest", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m serving.loadtest", description=__doc__)
     parser.add_argument("--url", default="http://127.0.0.1:8000")
     parser.add_argument("--rate", type=float, default=500.0, help="requests per second")
     parser.add_argument("--seconds", type=float, default=20.0)

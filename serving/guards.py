@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ml.serving.problems import error_body
+from serving.problems import error_body
 
 
 def is_json(content_type: str) -> bool:

@@ -11,8 +11,8 @@ import pyarrow as pa
 
 from ml import registry
 from ml.duckdb_limits import connect
-from ml.features import PaymentEvent
 from ml.registry import RegisteredVersion
+from serving.features import PaymentEvent
 
 EVENT_COLUMNS = (
     "payment_id",

@@ -18,7 +18,7 @@ from prometheus_client import (
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ml.serving.schemas import PaymentScore
+from serving.schemas import PaymentScore
 
 LATENCY_BUCKETS = (
     0.0005,
@@ -74,7 +74,7 @@ class ServingMetrics:
         )
         self.batch_payments = Histogram(
             "scoring_api_batch_payments",
-            "Payments per scoring call (concurrent requests are scored together, ml/serving/batching.py)",
+            "Payments per scoring call (concurrent requests are scored together, serving/batching.py)",
             buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
             registry=self.registry,
         )

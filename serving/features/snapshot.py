@@ -14,9 +14,9 @@ import polars as pl
 import pyarrow as pa
 
 from ml.duckdb_limits import connect
-from ml.features.errors import SnapshotError
-from ml.features.events import Event
 from ml.settings import REPO_ROOT
+from serving.features.errors import SnapshotError
+from serving.features.events import Event
 
 MERCHANT_CATEGORIES_SEED = REPO_ROOT / "seeds" / "merchant_categories.csv"
 REQUIRED_TABLES = ("marts.fct_payments", "marts.dim_customer_versions")

@@ -1,4 +1,4 @@
-"""`python -m ml.serving --host 127.0.0.1 --port 8000`: the API under uvicorn, one worker (the
+"""`python -m serving --host 127.0.0.1 --port 8000`: the API under uvicorn, one worker (the
 feature state lives in the process: a second worker would hold a second, diverging copy)."""
 
 from __future__ import annotations
@@ -8,12 +8,12 @@ import logging
 
 import uvicorn
 
-from ml.serving.app import create_app
-from ml.serving.settings import ServingSettings
+from serving.app import create_app
+from serving.settings import ServingSettings
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m ml.serving", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m serving", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
