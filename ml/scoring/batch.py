@@ -26,11 +26,12 @@ import pyarrow as pa
 
 from ml import registry
 from ml.artifacts import load_artifact
-from ml.dataset import event_sql, load_test_window, timestamp_sql, to_matrix, unique_columns
+from ml.dataset import event_sql, timestamp_sql, to_matrix, unique_columns
 from ml.identifiers import quote, quote_relation, relation_exists
 from ml.model import TrainedModel
 from ml.output_tables import create_table, declared_in
 from ml.scoring.attribution import PathAttribution, top_reasons
+from ml.scoring.backtest import ensure_backtest
 from ml.scoring.compiled import LightGBMPredictor, cache_dir, choose
 from ml.specs import ModelSpec
 from ml.write_points import reached
@@ -344,9 +345,7 @@ def score(
         writer.rollback()
         raise
     reached("score:before_backtest")
-    backtest_rows = _current_backtest(con, spec, champion.version)
-    if backtest_rows is None:
-        backtest_rows = write_backtest(con, spec, model, champion.version, champion.training_cutoff)
+    backtest_rows = ensure_backtest(con, spec, model, champion.version, champion.training_cutoff)
     return ScoringResult(
         spec.name,
         champion.version,
@@ -357,42 +356,3 @@ def score(
         backtest_rows,
         model.predictor.engine if model.predictor is not None else "lightgbm",
     )
-
-
-def _current_backtest(con: duckdb.DuckDBPyConnection, spec: ModelSpec, version: int) -> int | None:
-    """The rows of the backtest table if it already holds this version's backtest, else None.
-
-    A version's backtest is its predictions on its own test window, which lies before its training
-    cutoff: it does not change when later days are scored, so a daily run does not recompute it."""
-    if not relation_exists(con, spec.backtest_table):
-        return None
-    rows, low, high = con.execute(
-        f"select count(*), min(model_version), max(model_version) from {quote_relation(spec.backtest_table)}"
-    ).fetchone()
-    return int(rows) if rows and low == high == version else None
-
-
-def write_backtest(
-    con: duckdb.DuckDBPyConnection, spec: ModelSpec, model: TrainedModel, version: int, cutoff: datetime
-) -> int:
-    """The champion's predictions on its own out-of-time test window, next to the labels."""
-    rows = load_test_window(con, spec, cutoff)
-    test = model.codebook.encode(rows)
-    frame = rows.select(
-        *spec.entity_key,
-        pl.col("_event_time").alias("event_time"),
-        pl.col("_label").alias("label"),
-        *([pl.col("_baseline").alias("baseline")] if spec.baseline_column else []),
-    ).with_columns(
-        pl.Series("prediction", model.predict_frame_matrix(to_matrix(test, spec.features.names))),
-        pl.lit(version, pl.Int32).alias("model_version"),
-    )
-    backtest = frame.to_arrow()
-    con.register("_backtest", backtest)
-    try:
-        con.execute(
-            f"create or replace table {quote_relation(spec.backtest_table)} as select * from _backtest"
-        )
-    finally:
-        con.unregister("_backtest")
-    return backtest.num_rows
