@@ -27,6 +27,9 @@ from ml.specs import ModelSpec, parse_spec
 
 FORMAT_VERSION = 1
 HASHED_FILES = ("model.txt", "manifest.json", "spec.yml")
+# What monitoring compares every scored window with (ml/monitoring/reference.py), written by training.
+REFERENCE_FILE = "drift_reference.json"
+LEGACY_REFERENCE_FILE = "baseline.json"  # its name until the drift reference was renamed
 LIBRARIES = ("lightgbm", "numpy", "polars", "duckdb")
 
 

@@ -1,4 +1,4 @@
-"""Drift of one scored window against a model version's baseline: PSI and Jensen-Shannon per
+"""Drift of one scored window against a model version's drift reference: PSI and Jensen-Shannon per
 feature and for the model's output, each with the sample size it rests on."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from ml.monitoring.baseline import PREDICTION, Baseline
 from ml.monitoring.divergence import jensen_shannon, psi
+from ml.monitoring.reference import PREDICTION, DriftReference
 from ml.specs import MonitoringSpec
 
 
@@ -20,7 +20,7 @@ class DriftFigure:
     psi: float
     js_divergence: float
     sample_size: int
-    baseline_size: int
+    reference_size: int
     status: str
 
 
@@ -35,11 +35,11 @@ def judge(value: float, sample_size: int, monitoring: MonitoringSpec) -> str:
 
 
 def measure(
-    baseline: Baseline, frame: pl.DataFrame, predictions: np.ndarray, monitoring: MonitoringSpec
+    reference: DriftReference, frame: pl.DataFrame, predictions: np.ndarray, monitoring: MonitoringSpec
 ) -> list[DriftFigure]:
-    """One figure per baseline column present in `frame` (features) plus the prediction."""
+    """One figure per reference column present in `frame` (features) plus the prediction."""
     figures: list[DriftFigure] = []
-    for name, binning in baseline.binnings.items():
+    for name, binning in reference.binnings.items():
         if name == PREDICTION:
             values = pl.Series(PREDICTION, predictions)
         elif name in frame.columns:
@@ -47,13 +47,13 @@ def measure(
         else:
             continue
         counts = binning.counts(values)
-        expected = np.asarray(binning.baseline_counts, dtype=np.float64)
+        expected = np.asarray(binning.reference_counts, dtype=np.float64)
         size = int(counts.sum())
-        if size == 0 or binning.baseline_size == 0:
+        if size == 0 or binning.reference_size == 0:
             continue
         value, divergence = psi(expected, counts), jensen_shannon(expected, counts)
         status = "excluded" if name in monitoring.exclude else judge(value, size, monitoring)
         figures.append(
-            DriftFigure(name, binning.kind, value, divergence, size, binning.baseline_size, status)
+            DriftFigure(name, binning.kind, value, divergence, size, binning.reference_size, status)
         )
     return figures

@@ -1,9 +1,9 @@
-"""The training baseline stored with a model version (`baseline.json` in its artifact): for every
+"""The drift reference stored with a model version (`drift_reference.json` in its artifact): for every
 feature and for the model's output, the bins and the share of the out-of-time test rows in each:
 the latest labelled data the model was not fitted on, the population it is deployed right after
 (the training rows reach back a year and lag the present; the output on them is over-confident).
 
-Numeric columns are cut at the baseline rows' quantiles (ties merged), categorical ones keep their
+Numeric columns are cut at the reference rows' quantiles (ties merged), categorical ones keep their
 most frequent values and pool the rest; missing values have a bin of their own on both kinds."""
 
 from __future__ import annotations
@@ -17,22 +17,23 @@ import polars as pl
 PREDICTION = "__prediction__"
 OTHER = "__other__"
 MAX_CATEGORIES = 30
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 1: the counts were called baseline_counts (read as well)
+READABLE_VERSIONS = (1, 2)
 
 
 @dataclass(frozen=True)
 class Binning:
-    """How one column is binned; `counts` sorts a sample into the same bins as the baseline."""
+    """How one column is binned; `counts` sorts a sample into the same bins as the reference."""
 
     name: str
     kind: Literal["numeric", "categorical", "prediction"]
     edges: tuple[float, ...] = ()  # numeric: bin i holds edges[i-1] < x <= edges[i]; then > last
     categories: tuple[str, ...] = ()  # categorical: one bin each, then OTHER
-    baseline_counts: tuple[int, ...] = ()  # per bin, the last bin being missing values
+    reference_counts: tuple[int, ...] = ()  # per bin, the last bin being missing values
 
     @property
-    def baseline_size(self) -> int:
-        return int(sum(self.baseline_counts))
+    def reference_size(self) -> int:
+        return int(sum(self.reference_counts))
 
     def counts(self, values: pl.Series) -> np.ndarray:
         missing = values.is_null()
@@ -58,7 +59,7 @@ class Binning:
             "kind": self.kind,
             "edges": list(self.edges),
             "categories": list(self.categories),
-            "baseline_counts": list(self.baseline_counts),
+            "reference_counts": list(self.reference_counts),
         }
 
     @classmethod
@@ -68,7 +69,7 @@ class Binning:
             kind=data["kind"],
             edges=tuple(float(x) for x in data["edges"]),
             categories=tuple(data["categories"]),
-            baseline_counts=tuple(int(x) for x in data["baseline_counts"]),
+            reference_counts=tuple(int(x) for x in data.get("reference_counts", data.get("baseline_counts"))),
         )
 
 
@@ -83,7 +84,7 @@ def numeric_binning(
     else:
         edges = ()
     draft = Binning(name, kind, edges=edges)
-    return Binning(name, kind, edges=edges, baseline_counts=tuple(int(c) for c in draft.counts(values)))
+    return Binning(name, kind, edges=edges, reference_counts=tuple(int(c) for c in draft.counts(values)))
 
 
 def categorical_binning(name: str, values: pl.Series) -> Binning:
@@ -100,37 +101,39 @@ def categorical_binning(name: str, values: pl.Series) -> Binning:
         name,
         "categorical",
         categories=categories,
-        baseline_counts=tuple(int(c) for c in draft.counts(values)),
+        reference_counts=tuple(int(c) for c in draft.counts(values)),
     )
 
 
 @dataclass(frozen=True)
-class Baseline:
+class DriftReference:
     binnings: dict[str, Binning]  # feature name (and PREDICTION) -> binning
 
     def to_json(self) -> dict:
         return {"format_version": FORMAT_VERSION, "columns": [b.to_json() for b in self.binnings.values()]}
 
     @classmethod
-    def from_json(cls, data: dict) -> Baseline:
-        if data.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"baseline format {data.get('format_version')!r}, expected {FORMAT_VERSION}")
+    def from_json(cls, data: dict) -> DriftReference:
+        if data.get("format_version") not in READABLE_VERSIONS:
+            raise ValueError(
+                f"drift reference format {data.get('format_version')!r}, expected one of {READABLE_VERSIONS}"
+            )
         binnings = [Binning.from_json(item) for item in data["columns"]]
         return cls({b.name: b for b in binnings})
 
 
-def build_baseline(
+def build_reference(
     frame: pl.DataFrame,
     numeric: tuple[str, ...],
     categorical: tuple[str, ...],
     predictions: np.ndarray,
     bins: int,
-) -> Baseline:
-    """Bins and baseline counts of every feature in `frame`, and of the model's `predictions`."""
+) -> DriftReference:
+    """Bins and reference counts of every feature in `frame`, and of the model's `predictions`."""
     binnings: dict[str, Binning] = {}
     for name in numeric:
         binnings[name] = numeric_binning(name, frame[name], bins, "numeric")
     for name in categorical:
         binnings[name] = categorical_binning(name, frame[name])
     binnings[PREDICTION] = numeric_binning(PREDICTION, pl.Series(PREDICTION, predictions), bins, "prediction")
-    return Baseline(binnings)
+    return DriftReference(binnings)

@@ -1,5 +1,5 @@
 """One monitoring pass for one model: drift of each scored window of the champion against its
-baseline, performance per matured day, both written to the `ml` schema, and the verdicts.
+drift reference, performance per matured day, both written to the `ml` schema, and the verdicts.
 
 Time is the warehouse's: `as_of` defaults to the latest event in the feature relation, so a
 replay (`as_of` in the past) sees only windows, labels and outcomes known by then."""
@@ -15,6 +15,7 @@ import duckdb
 import polars as pl
 
 from ml import registry
+from ml.artifacts import LEGACY_REFERENCE_FILE, REFERENCE_FILE
 from ml.dataset import (
     check_relation,
     label_is_time,
@@ -25,13 +26,12 @@ from ml.dataset import (
 )
 from ml.identifiers import quote, quote_relation
 from ml.monitoring import drift as drift_measure
-from ml.monitoring.baseline import PREDICTION, Baseline
 from ml.monitoring.checks import FEATURE_DRIFT, MATURED_PERFORMANCE, PREDICTION_DRIFT, Verdict
 from ml.monitoring.performance import below_floors, daily, performance
+from ml.monitoring.reference import PREDICTION, DriftReference
 from ml.monitoring.tables import replace_version
 from ml.specs import ModelSpec
 
-BASELINE_FILE = "baseline.json"
 SEVERITY = {"ok": 0, "insufficient": 0, "excluded": 0, "warn": 1, "fail": 2}
 
 
@@ -50,9 +50,13 @@ class MonitoringResult:
     latest_figures: list[drift_measure.DriftFigure]
 
 
-def load_baseline(artifact_path: Path) -> Baseline | None:
-    path = artifact_path / BASELINE_FILE
-    return Baseline.from_json(json.loads(path.read_text())) if path.is_file() else None
+def load_reference(artifact_path: Path) -> DriftReference | None:
+    """The version's drift reference (a version trained before this name has it as baseline.json)."""
+    for name in (REFERENCE_FILE, LEGACY_REFERENCE_FILE):
+        path = artifact_path / name
+        if path.is_file():
+            return DriftReference.from_json(json.loads(path.read_text()))
+    return None
 
 
 def data_now(con: duckdb.DuckDBPyConnection, spec: ModelSpec) -> datetime:
@@ -155,7 +159,7 @@ def monitor(
     as_of = as_of or data_now(con, spec)
     artifact = champion.artifact_dir(models_dir)
     model = load_artifact(artifact, champion.artifact_hash)
-    baseline = load_baseline(artifact)
+    reference = load_reference(artifact)
     maturity = timedelta(days=spec.label.maturity_days)
 
     is_time = label_is_time(spec, check_relation(con, spec))
@@ -165,8 +169,8 @@ def monitor(
     latest: tuple[date, date] | None = None
     latest_figures: list[drift_measure.DriftFigure] = []
     windows = _windows(spec, scored)
-    for start, end, part in windows if baseline is not None else []:
-        figures = drift_measure.measure(baseline, part, part["_score"].to_numpy(), spec.monitoring)
+    for start, end, part in windows if reference is not None else []:
+        figures = drift_measure.measure(reference, part, part["_score"].to_numpy(), spec.monitoring)
         for figure in figures:
             drift_rows.append(
                 {
@@ -198,9 +202,9 @@ def monitor(
         }
         for row in daily(spec.task, matured, model.threshold)
     ]
-    if baseline is None:
+    if reference is None:
         missing = Verdict(
-            "insufficient", f"v{champion.version} has no {BASELINE_FILE} (trained before monitoring)"
+            "insufficient", f"v{champion.version} has no {REFERENCE_FILE} (trained before monitoring)"
         )
         feature_verdict = prediction_verdict = missing
     else:

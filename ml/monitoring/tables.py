@@ -24,7 +24,7 @@ create table if not exists {DRIFT_TABLE} (
     psi double not null,
     js_divergence double not null,
     sample_size bigint not null,
-    baseline_size bigint not null,
+    reference_size bigint not null,
     status varchar not null,
     psi_warn double not null,
     psi_fail double not null,
@@ -66,7 +66,7 @@ create table if not exists {VERDICTS_TABLE} (
 
 DRIFT_COLUMNS = [
     "model_name", "model_version", "window_start", "window_end", "feature", "feature_kind", "psi",
-    "js_divergence", "sample_size", "baseline_size", "status", "psi_warn", "psi_fail", "computed_at",
+    "js_divergence", "sample_size", "reference_size", "status", "psi_warn", "psi_fail", "computed_at",
 ]  # fmt: skip
 PERFORMANCE_COLUMNS = [
     "model_name", "model_version", "event_date", "rows", "positives", "auc_pr", "auc_roc", "brier",
@@ -78,6 +78,13 @@ PERFORMANCE_COLUMNS = [
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(DDL)
+    # a warehouse from before the drift reference was renamed has the column under its old name
+    renamed = con.execute(
+        "select count(*) from duckdb_columns() where schema_name = 'ml' and table_name = 'drift_metrics' "
+        "and column_name = 'baseline_size'"
+    ).fetchone()[0]
+    if renamed:
+        con.execute("alter table ml.drift_metrics rename column baseline_size to reference_size")
 
 
 def _frame(rows: list[dict], columns: list[str], con: duckdb.DuckDBPyConnection, table: str) -> pl.DataFrame:

@@ -110,7 +110,7 @@ def model_card(model: TrainedModel, version: int, facts: dict, metrics: dict, pl
         _table(metrics["test"]),
     ]
     if "baseline" in metrics:
-        sections += ["## Baseline on the same rows", _table(metrics["baseline"])]
+        sections += ["## Baseline (the spec's naive forecast) on the same rows", _table(metrics["baseline"])]
     if "champion" in metrics:
         sections += ["## Current champion on the same rows", _table(metrics["champion"])]
     sections += ["## Plots", "\n".join(f"![{p}](plots/{p})" for p in plots)]

@@ -15,13 +15,12 @@ import duckdb
 import numpy as np
 
 from ml import registry
-from ml.artifacts import load_artifact, sweep_orphans, write_artifact
+from ml.artifacts import REFERENCE_FILE, load_artifact, sweep_orphans, write_artifact
 from ml.dataset import LabelledData, load_labelled, resolve_cutoff, to_matrix
 from ml.duckdb_limits import release_cache
 from ml.errors import ModelNotFoundError
 from ml.model import TrainedModel
-from ml.monitoring.baseline import build_baseline
-from ml.monitoring.run import BASELINE_FILE
+from ml.monitoring.reference import build_reference
 from ml.specs import ModelSpec
 from ml.training.fit import fit, model_columns
 from ml.training.gates import GateResult, evaluate_gates
@@ -162,9 +161,9 @@ def run_training(
         metrics["champion"] = champion[1]
         metrics["champion_version"] = champion[0]
 
-    # the drift baseline (ml/monitoring): the out-of-time test rows, the latest labelled data the
+    # the drift reference (ml/monitoring): the out-of-time test rows, the latest labelled data the
     # model was not fitted on, and the model's output on them
-    baseline = build_baseline(
+    reference = build_reference(
         test, spec.features.numeric, spec.features.categorical, scores, spec.monitoring.bins
     )
 
@@ -195,7 +194,7 @@ def run_training(
     card = model_card(model, version, facts, metrics, sorted(plots))
     extra: dict[str, bytes | str] = {
         "card.md": card,
-        BASELINE_FILE: json.dumps(baseline.to_json(), sort_keys=True, indent=1),
+        REFERENCE_FILE: json.dumps(reference.to_json(), sort_keys=True, indent=1),
         **{f"plots/{name}": png for name, png in plots.items()},
     }
     sweep_orphans(models_dir / spec.name, registry.versions(con, spec.name))

@@ -34,7 +34,7 @@ def test_a_pass_writes_drift_and_matured_performance(
             "select training_cutoff from ml.model_registry where model_name = 'payment_fraud'"
         ).fetchone()[0]
         drift = con.sql(
-            "select model_name, count(distinct feature), min(sample_size), min(baseline_size), "
+            "select model_name, count(distinct feature), min(sample_size), min(reference_size), "
             "count(distinct window_start) from ml.drift_metrics group by 1 order by 1"
         ).fetchall()
         days = con.sql(

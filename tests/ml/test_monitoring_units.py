@@ -10,10 +10,16 @@ import pytest
 import yaml
 
 from ml.errors import SpecError
-from ml.monitoring.baseline import OTHER, Baseline, build_baseline, categorical_binning, numeric_binning
 from ml.monitoring.divergence import jensen_shannon, psi
 from ml.monitoring.drift import judge, measure
 from ml.monitoring.performance import below_floors, binary_performance
+from ml.monitoring.reference import (
+    OTHER,
+    DriftReference,
+    build_reference,
+    categorical_binning,
+    numeric_binning,
+)
 from ml.specs import SPEC_DIR, MonitoringSpec, parse_spec
 
 
@@ -36,7 +42,7 @@ def test_numeric_bins_hold_every_value_once_with_missing_apart() -> None:
     values = pl.Series("x", [float(v) for v in range(100)] + [None, float("nan")])
     binning = numeric_binning("x", values, bins=4, kind="numeric")
     assert binning.edges == (24.0, 49.0, 74.0)
-    assert binning.baseline_counts == (25, 25, 25, 25, 2)
+    assert binning.reference_counts == (25, 25, 25, 25, 2)
     # values outside the baseline's range fall in the end bins
     assert binning.counts(pl.Series("x", [-5.0, 1000.0, None])).tolist() == [1, 0, 0, 1, 1]
 
@@ -54,15 +60,15 @@ def test_a_new_category_fails_the_drift_check_and_the_same_data_passes() -> None
     frame = pl.DataFrame(
         {"amount": rng.gamma(2.0, 30.0, 5_000), "country": rng.choice(["US", "GB", "DE"], 5_000).tolist()}
     )
-    baseline = build_baseline(frame, ("amount",), ("country",), rng.random(5_000), bins=10)
-    baseline = Baseline.from_json(baseline.to_json())  # what is stored is what is read
+    reference = build_reference(frame, ("amount",), ("country",), rng.random(5_000), bins=10)
+    reference = DriftReference.from_json(reference.to_json())  # what is stored is what is read
     monitoring = MonitoringSpec()
-    same = measure(baseline, frame, rng.random(5_000), monitoring)
+    same = measure(reference, frame, rng.random(5_000), monitoring)
     assert {f.feature: f.status for f in same} == {"amount": "ok", "country": "ok", "__prediction__": "ok"}
     shifted = frame.with_columns(pl.lit("ZZ").alias("country"))
-    figures = {f.feature: f for f in measure(baseline, shifted, rng.random(5_000), monitoring)}
+    figures = {f.feature: f for f in measure(reference, shifted, rng.random(5_000), monitoring)}
     assert figures["country"].status == "fail" and figures["country"].psi > 0.25
-    assert figures["country"].sample_size == 5_000 and figures["country"].baseline_size == 5_000
+    assert figures["country"].sample_size == 5_000 and figures["country"].reference_size == 5_000
 
 
 def test_judge_uses_the_spec_thresholds_and_sample_size() -> None:
@@ -109,3 +115,36 @@ def test_a_bad_monitoring_section_names_the_field(monitoring: dict, message: str
 def test_the_floors_default_to_the_gate_floors_the_monitoring_knows() -> None:
     spec = parse_spec(_fraud_spec(), "payment_fraud.yml")
     assert spec.monitoring.performance_floors == {"auc_pr": 0.5, "auc_roc": 0.9}
+
+
+def test_a_reference_stored_before_the_rename_is_read(tmp_path) -> None:
+    """Versions trained before the drift reference had its name stored `baseline.json`, format 1."""
+    import json
+
+    from ml.monitoring.run import load_reference
+    from ml.monitoring.tables import ensure_tables
+
+    rng = np.random.default_rng(3)
+    frame = pl.DataFrame({"amount": rng.gamma(2.0, 30.0, 500)})
+    current = build_reference(frame, ("amount",), (), rng.random(500), bins=5).to_json()
+    legacy = {
+        "format_version": 1,
+        "columns": [
+            {
+                **{k: v for k, v in c.items() if k != "reference_counts"},
+                "baseline_counts": c["reference_counts"],
+            }
+            for c in current["columns"]
+        ],
+    }
+    (tmp_path / "baseline.json").write_text(json.dumps(legacy))
+    assert load_reference(tmp_path).to_json() == current
+    # and the drift table of such a warehouse gets the column's new name in place, rows kept
+    import duckdb
+
+    with duckdb.connect() as con:
+        ensure_tables(con)
+        con.execute("alter table ml.drift_metrics rename column reference_size to baseline_size")
+        ensure_tables(con)
+        columns = {row[0] for row in con.execute("describe ml.drift_metrics").fetchall()}
+    assert "reference_size" in columns and "baseline_size" not in columns

@@ -1,5 +1,5 @@
 """Per model, a monitoring asset after its scores: drift of each scored window against the
-champion's baseline and performance once labels are final (ml.drift_metrics,
+champion's drift reference and performance once labels are final (ml.drift_metrics,
 ml.model_performance_daily), with three asset checks. Drift warns at the spec's psi_warn and fails
 at psi_fail; matured performance below the spec's floors fails. The checks do not block the run:
 the retraining sensor (orchestration/defs/automation.py) acts on their verdicts."""
@@ -19,8 +19,8 @@ from orchestration.lib.translator import ML_GROUP
 
 TOP_FEATURES = 10
 CHECK_DESCRIPTIONS = {
-    FEATURE_DRIFT: "PSI of every monitored feature in the latest window against the champion's baseline",
-    PREDICTION_DRIFT: "PSI of the champion's output in the latest window against its baseline",
+    FEATURE_DRIFT: "PSI of each monitored feature in the latest window against the drift reference",
+    PREDICTION_DRIFT: "PSI of the champion's output in the latest window against its drift reference",
     MATURED_PERFORMANCE: "performance over the latest matured days against the spec's floors",
 }
 
@@ -47,13 +47,13 @@ def _drift_table(result: "MonitoringResult") -> str:  # noqa: F821 (ml.monitorin
             f"{f.psi:.3f}",
             f"{f.js_divergence:.4f}",
             f"{f.sample_size:,}",
-            f"{f.baseline_size:,}",
+            f"{f.reference_size:,}",
             f.status,
         )
         for f in figures
     ]
-    header = ("feature", "PSI", "JS", "n", "baseline n", "status")
-    return markdown_table(header, rows, right=("PSI", "JS", "n", "baseline n"))
+    header = ("feature", "PSI", "JS", "n", "reference n", "status")
+    return markdown_table(header, rows, right=("PSI", "JS", "n", "reference n"))
 
 
 def monitoring_asset(spec: ModelSpec) -> dg.AssetsDefinition:
