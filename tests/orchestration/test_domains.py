@@ -101,6 +101,12 @@ def test_a_second_domain_is_built_trained_scored_and_published_beside_retail(
             "select version from ml.model_aliases where model_name = 'machine_failure' and alias = 'champion'"
         ).fetchone()
     assert features == (12 * 200,)
+    with duckdb.connect(str(env.database), read_only=True) as con:
+        audited = con.sql(
+            "select landing_rows, staged_rows, unaccounted_rows from audit.reconciliation "
+            "where landing_table = 'sensors.readings'"
+        ).fetchall()
+    assert audited == [(12 * 200, 12 * 200, 0)]  # the domain's landing table is reconciled too
     assert scores == (12 * 200, 1, True, True)
     assert champion == 1
     assert "Champion machine_failure v1" in with_sensors.output

@@ -60,3 +60,17 @@ def test_a_source_with_a_wrong_contract_is_refused_by_name(meta: dict, message: 
     source = {"source_name": "crm", "name": "customers", "meta": meta}
     with pytest.raises(SourceMetaError, match=f"source crm.customers: {message}"):
         check_every_source({"sources": {"source.warehouse.crm.customers": source}})
+
+
+def test_each_domains_audited_tables_are_its_landing_sources() -> None:
+    """A domain's landing tables reach the quarantine and reconciliation models through the var
+    domain_landing_tables: it must name the landing sources of the domain's YAML, no more."""
+    import yaml
+
+    from ml.domains import available, landing_tables
+
+    listed = yaml.safe_load((WAREHOUSE_DIR / "dbt_project.yml").read_text())["vars"]["domain_landing_tables"]
+    domains = available()[1:]
+    assert domains and set(listed) == set(domains)
+    for domain in domains:
+        assert {(t["system"], t["table"]) for t in listed[domain]} == set(landing_tables(domain)), domain

@@ -1,10 +1,12 @@
 {#- Every landing table the warehouse reads: the quarantine and reconciliation models loop over it.
     dbt needs a model's sources while it parses, before the source YAML's meta can be read, so the
-    tables are listed here; their contract (format, cadence) lives in the source YAML only, and
-    tests/warehouse/test_landing_contract.py fails when this list and the sources with a
+    tables are listed here (retail's) and in the var domain_landing_tables (a domain's, included
+    when WAREHOUSE_DOMAINS switches it on); their contract (format, cadence) lives in the source YAML
+    only, and tests/warehouse/test_landing_contract.py fails when these lists and the sources with a
     `landing_format` differ. -#}
 {% macro landing_tables() -%}
-    {{ return([
+    {%- set switched_on = env_var('WAREHOUSE_DOMAINS', '').replace(' ', '').split(',') -%}
+    {%- set tables = [
         {'system': 'crm', 'table': 'customers'},
         {'system': 'catalog', 'table': 'products'},
         {'system': 'catalog', 'table': 'product_prices'},
@@ -15,7 +17,13 @@
         {'system': 'payments', 'table': 'cards'},
         {'system': 'payments', 'table': 'devices'},
         {'system': 'disputes', 'table': 'chargebacks'},
-    ]) }}
+    ] -%}
+    {%- for domain, domain_tables in var('domain_landing_tables', {}).items() -%}
+        {%- if domain in switched_on -%}
+            {%- do tables.extend(domain_tables) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(tables) }}
 {%- endmacro %}
 
 {#- A landing table's format, from its source YAML's meta (read when the model runs). -#}
