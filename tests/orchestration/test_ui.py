@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -75,8 +76,15 @@ def dagster_dev(tmp_path_factory: pytest.TempPathFactory):
             time.sleep(1)
         yield port
     finally:
-        os.killpg(process.pid, 15)
-        process.wait(timeout=30)
+        # A process started with SIGTERM ignored (inherited: it happened under a backgrounded
+        # `make test`) outlives the signal, and dagster dev with it: the group is then killed,
+        # never left running beside the rest of the suite.
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
 
 
 def test_dagster_dev_serves_the_whole_asset_graph(dagster_dev: int) -> None:

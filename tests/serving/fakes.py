@@ -97,3 +97,21 @@ def wait_ready(client, timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError("the app did not become ready")
         time.sleep(0.01)
+
+
+def send_case(client, case):
+    """A schemathesis case sent through the test's own client. schemathesis' ASGI transport would
+    run a second lifespan of the same app on an event loop of its own, two watchers and audit
+    writers sharing one app's state; shutting that second one down hung a test run."""
+    kwargs = case.as_transport_kwargs()
+    body: dict[str, Any] = {}
+    if "json" in kwargs:
+        body["json"] = kwargs["json"]
+    elif isinstance(kwargs.get("data"), bytes | str):
+        body["content"] = kwargs["data"]
+    elif kwargs.get("data") is not None:
+        body["data"] = kwargs["data"]
+    headers = dict(kwargs.get("headers") or {})
+    return client.request(
+        kwargs["method"], kwargs["url"], params=kwargs.get("params"), headers=headers, **body
+    )
