@@ -7,14 +7,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALL_STAMP := $(VENV)/.installed
 
-# Paths the dbt profile and the pipeline read; absolute so dbt works from any directory.
-export WAREHOUSE_DB ?= $(CURDIR)/data/warehouse.duckdb
-export LANDING_DIR ?= $(CURDIR)/data/landing
+# The paths the pipeline reads and writes (WAREHOUSE_DB, ANALYTICS_DB, LANDING_DIR, REJECTED_DIR,
+# MODELS_DIR, MODEL_SPECS_DIR) default under data/ in one place, ml/settings.py, and in the dbt
+# project for dbt run from warehouse/ (profiles.yml, the source YAML); set one to move it.
 export DBT_PROFILES_DIR ?= $(CURDIR)/warehouse
-export MODELS_DIR ?= $(CURDIR)/data/models
-export ANALYTICS_DB ?= $(CURDIR)/data/analytics.duckdb
-# Landing files the inventory cannot read (corrupt, empty, not UTF-8) are moved here, with a reason.
-export REJECTED_DIR ?= $(CURDIR)/data/landing_rejected
 # Dagster's run history lives in the project, so it survives restarts of `make dev`.
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 # A run over a range of days logs one "planned" event per asset instead of one per asset and day:
@@ -63,7 +59,7 @@ FORCE:
 MANIFEST := warehouse/target/manifest.json
 DBT_SOURCES := $(shell find warehouse/models warehouse/macros warehouse/snapshots warehouse/tests seeds -type f 2>/dev/null)
 $(MANIFEST): $(INSTALL_STAMP) $(DOMAINS) warehouse/dbt_project.yml warehouse/selectors.yml $(DBT_SOURCES)
-	mkdir -p $(dir $(WAREHOUSE_DB))
+	mkdir -p $(dir $(or $(WAREHOUSE_DB),data/warehouse.duckdb))
 	cd warehouse && WAREHOUSE_DOMAINS=$$(cat ../$(DOMAINS)) ../$(BIN)/dbt parse --quiet --no-partial-parse
 	touch $@
 

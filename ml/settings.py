@@ -1,6 +1,6 @@
 """Where everything lives: every path the pipeline reads or writes, with its one default.
 
-Each path comes from an environment variable (the Makefile, the bench and the tests set them) or
+Each path comes from an environment variable (the bench and the tests set them) or
 defaults under the repository's `data/` folder. `Settings.from_environ()` reads them all at once
 into a frozen object. An entry point reads them once (the Dagster resource in
 orchestration/defs/settings.py, `python -m ml`, the bench) and passes the paths on as arguments;

@@ -114,7 +114,7 @@ def generate_world(root: Path, **knobs) -> tuple[Path, Path]:
 def pytest_configure(config: pytest.Config) -> None:
     """Every data path points at a folder that does not exist, so that code falling back on a
     default instead of the path its test gave it fails here, as it would on a fresh machine, rather
-    than reading what `make run` left in data/ (the Makefile exports those paths to `make test`)."""
+    than reading what `make run` left in data/."""
     import tempfile
 
     from ml.settings import PATHS
