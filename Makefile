@@ -59,7 +59,7 @@ FORCE:
 MANIFEST := warehouse/target/manifest.json
 DBT_SOURCES := $(shell find warehouse/models warehouse/macros warehouse/snapshots warehouse/tests seeds -type f 2>/dev/null)
 $(MANIFEST): $(INSTALL_STAMP) $(DOMAINS) warehouse/dbt_project.yml warehouse/selectors.yml $(DBT_SOURCES)
-	mkdir -p $(dir $(or $(WAREHOUSE_DB),data/warehouse.duckdb))
+	$(BIN)/python -m ml.settings --make-dirs > /dev/null
 	cd warehouse && WAREHOUSE_DOMAINS=$$(cat ../$(DOMAINS)) ../$(BIN)/dbt parse --quiet --no-partial-parse
 	touch $@
 

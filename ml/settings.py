@@ -68,3 +68,25 @@ def settings() -> Settings:
 def specs_dir() -> Path:
     """Where the model specs live."""
     return settings().specs_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m ml.settings`: every path as `VARIABLE=value`, resolved from the environment;
+    `--make-dirs` also creates the folders the databases live in (dbt does not create them)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m ml.settings", description=main.__doc__)
+    parser.add_argument("--make-dirs", action="store_true", help="create the databases' folders")
+    args = parser.parse_args(argv)
+    current = settings().resolved()
+    if args.make_dirs:
+        for database in (current.warehouse_db, current.analytics_db):
+            database.parent.mkdir(parents=True, exist_ok=True)
+    for field, (variable, _) in PATHS.items():
+        print(f"{variable}={getattr(current, field)}")
+    print(f"{DOMAINS_VARIABLE}={','.join(current.domains)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

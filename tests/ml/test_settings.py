@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ml.settings import DATA_DIR, PATH_VARIABLES, PATHS, REPO_ROOT, Settings
+import pytest
+
+from ml.settings import DATA_DIR, PATH_VARIABLES, PATHS, REPO_ROOT, Settings, main
 
 
 def test_defaults_live_under_the_repository_data_folder() -> None:
@@ -32,3 +34,15 @@ def test_retail_is_always_on_first_and_each_domain_is_named_once() -> None:
         "retail",
         "sensors",
     )
+
+
+def test_the_command_prints_every_path_and_creates_the_database_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("WAREHOUSE_DB", str(tmp_path / "built" / "warehouse.duckdb"))
+    monkeypatch.setenv("ANALYTICS_DB", str(tmp_path / "published" / "analytics.duckdb"))
+    assert main(["--make-dirs"]) == 0
+    assert (tmp_path / "built").is_dir() and (tmp_path / "published").is_dir()
+    printed = dict(line.split("=", 1) for line in capsys.readouterr().out.splitlines())
+    assert set(printed) == {*PATH_VARIABLES, "WAREHOUSE_DOMAINS"}
+    assert printed["WAREHOUSE_DB"] == str(tmp_path / "built" / "warehouse.duckdb")
