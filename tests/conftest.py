@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import os
-import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -62,10 +61,9 @@ class DbtEnv:
     def _seed_manifest(self) -> None:
         """The project's parsed manifest (`make install`'s) in this target path, unless a test
         parsed its own there: Dagster loads its graph from it."""
-        manifest = self.target_dir / "manifest.json"
-        if not manifest.exists():
-            self.target_dir.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(WAREHOUSE_DIR / "target" / "manifest.json", manifest)
+        from orchestration.lib.dbt_target import seed_manifest
+
+        seed_manifest(self.target_dir)
 
     def dbt(
         self, *args: str, check: bool = True, env: Mapping[str, str] | None = None

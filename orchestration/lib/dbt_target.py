@@ -28,6 +28,19 @@ def target_root() -> Path:
     return WAREHOUSE_DIR / os.environ.get("DBT_TARGET_PATH", "target")
 
 
+PROJECT_MANIFEST = WAREHOUSE_DIR / "target" / "manifest.json"  # `make install` parses it
+
+
+def seed_manifest(target: Path) -> Path:
+    """The project's parsed manifest in another target path (a bench build's, a test's), unless one
+    was parsed there already: Dagster and the landing inventory read it from their target path."""
+    manifest = target / "manifest.json"
+    if not manifest.exists():
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(PROJECT_MANIFEST, manifest)
+    return manifest
+
+
 def invocation_folder(step: str, run_id: str) -> Path:
     return target_root() / RUNS_FOLDER / f"{step}-{run_id}"
 

@@ -14,7 +14,8 @@ import yaml
 
 from ml.monitoring.run import monitor
 from ml.monitoring.triggers import decide
-from ml.specs import SPEC_DIR, load_specs
+from ml.settings import RETAIL
+from ml.specs import SPEC_DIR, load_specs, specs_of
 from orchestration.defs.publish.publishing import publish
 from tests.trained import TrainedWarehouse
 
@@ -26,7 +27,7 @@ def test_a_pass_writes_drift_and_matured_performance(
     trained_warehouse: TrainedWarehouse, tmp_path: Path
 ) -> None:
     env = trained_warehouse.copy_to(tmp_path)
-    specs = load_specs()
+    specs = specs_of(load_specs(), (RETAIL,))  # the trained world is retail's
     with duckdb.connect(str(env.database)) as con:
         fraud = monitor(con, specs["payment_fraud"], env.models_dir, NOW)
         demand = monitor(con, specs["daily_demand"], env.models_dir, NOW)
