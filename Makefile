@@ -25,7 +25,7 @@ export DAGSTER_EVENT_BATCH_SIZE ?= 1000
 SIM_ARGS ?= --seed 7 --start 2025-01-01 --days 425
 DEMO_STAMP := data/.demo-generated
 
-.PHONY: help install run data build evaluate test test-all lint dev docs clean bench bench-l serve FORCE
+.PHONY: help install run data build evaluate test test-all lint dev docs clean bench bench-l bench-dask serve FORCE
 
 help:
 	@echo "make run    set up, generate the demo data, build the warehouse"
@@ -34,6 +34,7 @@ help:
 	@echo "make lint   ruff + sqlfluff"
 	@echo "make evaluate  the champions against the simulator's oracle (quality bar)"
 	@echo "make bench  benchmarks at the demo scale and at ~1M payments (make bench-l: ~10M, long)"
+	@echo "make bench-dask  each model trained in one process and on a local Dask cluster (after make run)"
 	@echo "make docs   dbt docs generate"
 	@echo "make serve  the online fraud scoring API on http://127.0.0.1:8000 (after make run)"
 	@echo "make clean  remove data/ and dbt artifacts (keeps .venv)"
@@ -97,6 +98,11 @@ bench: install
 
 bench-l: install
 	$(BIN)/python -m bench --scale L
+
+# Each retail model trained in one process and on a local Dask cluster, on the warehouse `make run`
+# built: wall time, peak memory, test metric (bench/results/distributed.json, docs/scale-out.md).
+bench-dask: install
+	$(BIN)/python -m bench.distributed
 
 run: data build
 

@@ -35,7 +35,15 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> None:
     with connect(settings.warehouse_db) as con:
         for spec in _selected(args.models, settings):
             started = time.perf_counter()
-            result = run_training(con, spec, settings.models_dir, _now(), as_of=args.as_of, force=args.force)
+            result = run_training(
+                con,
+                spec,
+                settings.models_dir,
+                _now(),
+                as_of=args.as_of,
+                force=args.force,
+                cluster=settings.dask_scheduler,
+            )
             if not result.retrained:
                 role = "champion" if result.promoted else "challenger"
                 print(f"{spec.name} v{result.version} -> {role}; {result.gate.summary}")

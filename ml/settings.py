@@ -31,6 +31,9 @@ PATH_VARIABLES = tuple(variable for variable, _ in PATHS.values())
 # The domains to build besides retail, which is always on (ml/domains.py): comma-separated names.
 DOMAINS_VARIABLE = "WAREHOUSE_DOMAINS"
 RETAIL = "retail"
+# The dask.distributed scheduler a spec with `lightgbm.engine: dask` trains on (host:port); unset, a
+# local cluster of the spec's `workers` processes is started for the run (ml/training/distributed.py).
+DASK_VARIABLE = "DASK_SCHEDULER_ADDRESS"
 
 
 @dataclass(frozen=True)
@@ -42,12 +45,17 @@ class Settings:
     models_dir: Path  # model artifacts, <model>/<version>/
     specs_dir: Path  # the model specs
     domains: tuple[str, ...] = (RETAIL,)  # the domains switched on, retail first
+    dask_scheduler: str | None = None  # where dask-engine models train; None: a local cluster
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
         values = os.environ if environ is None else environ
         paths = {field: Path(values.get(name) or default) for field, (name, default) in PATHS.items()}
-        return cls(**paths, domains=parse_domains(values.get(DOMAINS_VARIABLE, "")))
+        return cls(
+            **paths,
+            domains=parse_domains(values.get(DOMAINS_VARIABLE, "")),
+            dask_scheduler=values.get(DASK_VARIABLE) or None,
+        )
 
     def resolved(self) -> Settings:
         """The same settings with every path absolute (a relative one is taken from the current
@@ -85,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     for field, (variable, _) in PATHS.items():
         print(f"{variable}={getattr(current, field)}")
     print(f"{DOMAINS_VARIABLE}={','.join(current.domains)}")
+    print(f"{DASK_VARIABLE}={current.dask_scheduler or ''}")
     return 0
 
 

@@ -70,6 +70,13 @@ class LightGBMSpec:
     early_stopping_rounds: int = 50
     seed: int = 7
     num_threads: int = 2
+    # "local": one process (lightgbm.train); "dask": LightGBM's Dask interface on a dask.distributed
+    # cluster (ml/training/distributed.py), `workers` local workers unless an address is configured
+    engine: str = "local"
+    workers: int = 2
+
+
+ENGINES = ("local", "dask")
 
 
 @dataclass(frozen=True)
@@ -291,6 +298,8 @@ def parse_spec(data: object, path: str) -> ModelSpec:
         early_stopping_rounds=lgb_s.get("early_stopping_rounds", int, 50, _positive, "an integer >= 1"),
         seed=lgb_s.get("seed", int, 7),
         num_threads=lgb_s.get("num_threads", int, 2, _positive, "an integer >= 1"),
+        engine=lgb_s.get("engine", str, "local", ENGINES.__contains__, " or ".join(ENGINES)),
+        workers=lgb_s.get("workers", int, 2, _positive, "an integer >= 1"),
     )
     lgb_s.finish()
     reserved = {"seed", "deterministic", "num_threads", "verbose", "categorical_feature"}

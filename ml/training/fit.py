@@ -51,8 +51,9 @@ def _dataset(
     ).construct()
 
 
-def fit(spec: ModelSpec, data: LabelledData) -> TrainedModel:
-    codebook = CodeBook.fit(data.part("train", spec.features.categorical), spec.features.categorical)
+def fit_booster(spec: ModelSpec, codebook: CodeBook, data: LabelledData) -> tuple[lgb.Booster, int]:
+    """One process: LightGBM's early stopping on the validation window. The booster comes back
+    truncated at its best iteration."""
     train_set = _dataset(spec, codebook, data, "train")
     valid_set = _dataset(spec, codebook, data, "validation", reference=train_set)
     booster = lgb.train(
@@ -65,7 +66,19 @@ def fit(spec: ModelSpec, data: LabelledData) -> TrainedModel:
     )
     best = booster.best_iteration or booster.current_iteration()
     # Reload from text so training, evaluation and scoring all use exactly the saved model.
-    final = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
+    return lgb.Booster(model_str=booster.model_to_string(num_iteration=best)), best
+
+
+def fit(spec: ModelSpec, data: LabelledData, cluster: str | None = None) -> TrainedModel:
+    """The booster from the spec's engine (`cluster`: a dask.distributed scheduler address for
+    `engine: dask`; None starts a local cluster), then the same calibration and threshold."""
+    codebook = CodeBook.fit(data.part("train", spec.features.categorical), spec.features.categorical)
+    if spec.lightgbm.engine == "dask":
+        from ml.training.distributed import fit_booster_on_dask
+
+        final, best = fit_booster_on_dask(spec, codebook, data, cluster)
+    else:
+        final, best = fit_booster(spec, codebook, data)
     model = TrainedModel(spec, final, codebook, None, None, best)
     if spec.task != "binary":
         return model

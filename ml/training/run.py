@@ -132,12 +132,14 @@ def run_training(
     as_of: datetime | None = None,
     trigger: str | None = None,
     force: bool = False,
+    cluster: str | None = None,
 ) -> TrainingResult:
     """Train, register and gate one model; `as_of` replays a training run as of an earlier time,
     and `trigger` (why it was retrained) is kept in the alias history next to the gate's verdict.
     Nothing is trained when a registered version has the same spec, training rows and code (unless
     `force`): that version is the result, so the registry does not grow by identical versions; a
-    retraining requested for a reason records it in the alias history as `kept`."""
+    retraining requested for a reason records it in the alias history as `kept`. `cluster`: the
+    dask.distributed scheduler a spec with `lightgbm.engine: dask` trains on (None: a local one)."""
     registry.ensure_schema(con)
     cutoff = resolve_cutoff(con, spec, as_of)
     data = load_labelled(con, spec, cutoff)
@@ -149,7 +151,7 @@ def run_training(
             reason = f"{same.gate.summary} (retrained: {trigger})"
             registry.record_alias(con, spec.name, alias, same.version, "kept", reason, now)
         return same
-    model = fit(spec, data)
+    model = fit(spec, data, cluster)
     metrics: dict = {}
     metrics["test"], labels, scores = test_metrics(model, data)
     test = data.part("test")

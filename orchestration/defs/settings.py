@@ -35,3 +35,7 @@ class WarehouseSettings(dg.ConfigurableResource):
     @property
     def models_dir(self) -> Path:
         return self.paths.models_dir
+
+    @property
+    def dask_scheduler(self) -> str | None:
+        return self.paths.dask_scheduler

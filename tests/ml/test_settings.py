@@ -44,5 +44,5 @@ def test_the_command_prints_every_path_and_creates_the_database_folders(
     assert main(["--make-dirs"]) == 0
     assert (tmp_path / "built").is_dir() and (tmp_path / "published").is_dir()
     printed = dict(line.split("=", 1) for line in capsys.readouterr().out.splitlines())
-    assert set(printed) == {*PATH_VARIABLES, "WAREHOUSE_DOMAINS"}
+    assert set(printed) == {*PATH_VARIABLES, "WAREHOUSE_DOMAINS", "DASK_SCHEDULER_ADDRESS"}
     assert printed["WAREHOUSE_DB"] == str(tmp_path / "built" / "warehouse.duckdb")

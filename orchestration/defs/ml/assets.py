@@ -69,7 +69,9 @@ def training_asset(spec: ModelSpec) -> dg.AssetsDefinition:
         # a run the retraining sensor started says why; the alias history keeps it with the gate's verdict
         trigger = context.run.tags.get(RETRAIN_REASON_TAG)
         with connect(settings.warehouse_db) as con:
-            result = run_training(con, spec, settings.models_dir, now_utc(), trigger=trigger)
+            result = run_training(
+                con, spec, settings.models_dir, now_utc(), trigger=trigger, cluster=settings.dask_scheduler
+            )
         card = (result.artifact_path / "card.md").read_text()
         role = "champion" if result.promoted else "challenger"
         if result.retrained:
