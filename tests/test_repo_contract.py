@@ -34,10 +34,11 @@ def test_ci_runs_the_readme_test_command() -> None:
         for line in script.splitlines()
         if line.strip() and not line.strip().startswith(("#", "set ", "cd ", "python3 --version"))
     ]
-    # the last step is the README's command; the only other steps install Chromium (a system
-    # package for the UI screenshot test) and print free disk, never a Python dependency
+    # the last step is the README's command; the only other steps install system packages (Chromium
+    # for the UI screenshot test, PostgreSQL for the deployment's storage test) and print free disk,
+    # never a Python dependency
     assert steps[-1] == "make test"
-    allowed = ("command -v chromium", "df -h ", "trap 'df -h ")
+    allowed = ("command -v chromium", "command -v initdb", "df -h ", "trap 'df -h ")
     assert all(step.startswith(allowed) for step in steps[:-1]), steps
 
 
