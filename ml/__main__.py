@@ -61,7 +61,12 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> None:
         for spec in _selected(args.models, settings):
             started = time.perf_counter()
             result = score(
-                con, spec, settings.models_dir, _now(), days=tuple(args.days) if args.days else None
+                con,
+                spec,
+                settings.models_dir,
+                _now(),
+                days=tuple(args.days) if args.days else None,
+                cluster=settings.dask_scheduler,
             )
             print(
                 f"{spec.name} v{result.version}: {result.rows:,} rows -> {result.table}"

@@ -15,6 +15,8 @@ gone: the table then equals a full scoring pass with the same champion.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -301,10 +303,13 @@ def score(
     scored_at: datetime,
     batch_rows: int = BATCH_ROWS,
     days: Days | None = None,
+    cluster: str | None = None,
 ) -> ScoringResult:
     """Score with the champion: the spec's whole window, or, for a daily spec, the landing `days`
     given (first, last inclusive) and the rows of other days whose features changed since they were
-    scored, replacing their scores (and deleting those of rows that are gone)."""
+    scored, replacing their scores (and deleting those of rows that are gone). A spec with
+    `lightgbm.engine: dask` is scored by partition on the cluster (`cluster`: the scheduler's
+    address, None: a local one; ml/scoring/partitioned.py), written in the same transaction."""
     champion = registry.resolve(con, spec.name)
     artifact_dir = champion.artifact_dir(models_dir)
     model = load_artifact(artifact_dir, champion.artifact_hash)
@@ -329,10 +334,29 @@ def score(
     attribution = PathAttribution.from_booster(model.booster) if spec.reason_method == "path" else None
     writer = _ScoreWriter(con, spec, replace_where)
     try:
-        for batch in con.sql(sql).to_arrow_reader(batch_rows):
-            if writer.rows == 0:
-                model = _with_predictor(model, artifact_dir, cache_dir(models_dir), batch, int(to_score))
-            table = _score_batch(model, batch, champion.version, scored_at, attribution)
+        if spec.lightgbm.engine == "dask" and to_score:
+            from ml.scoring.partitioned import ScoringPass, scored_parts
+
+            probe = con.sql(sql).to_arrow_reader(PROBE_ROWS).read_next_batch()
+            model = _with_predictor(model, artifact_dir, cache_dir(models_dir), probe, int(to_score))
+            scoring = ScoringPass(
+                artifact_dir,
+                champion.artifact_hash,
+                cache_dir(models_dir) if model.predictor and model.predictor.engine != "lightgbm" else None,
+                champion.version,
+                scored_at,
+                attribution is not None,
+            )
+            tables: Iterable[pa.Table] = scored_parts(con, sql, model, scoring, models_dir, cluster)
+        else:
+            reader = con.sql(sql).to_arrow_reader(batch_rows)
+            first = next(iter(reader), None)
+            if first is not None:
+                model = _with_predictor(model, artifact_dir, cache_dir(models_dir), first, int(to_score))
+            batches = [] if first is None else itertools.chain([first], reader)
+            version = champion.version
+            tables = (_score_batch(model, batch, version, scored_at, attribution) for batch in batches)
+        for table in tables:
             if model.threshold is not None:
                 flagged += int(np.count_nonzero(table["is_flagged"].to_numpy()))
             writer.write(table)

@@ -150,6 +150,12 @@ def dask_client(address: str | None, workers: int) -> Iterator:
         yield client
 
 
+def workers_by_name(client) -> list[str]:
+    """The cluster's worker addresses ordered by worker name (stable across runs; ports are not)."""
+    workers = client.scheduler_info()["workers"]
+    return sorted(workers, key=lambda address: str(workers[address]["name"]))
+
+
 def _features(path: str, names: list[str]) -> np.ndarray:
     return to_matrix(pl.read_parquet(path, columns=names), tuple(names))
 
@@ -165,10 +171,10 @@ def _placed_parts(parts: dict[Path, int], names: list[str], client) -> tuple:
     import dask.array as da
     from dask import delayed
 
-    workers = sorted(client.scheduler_info()["workers"].items(), key=lambda item: str(item[1]["name"]))
+    workers = workers_by_name(client)
     features, labels = [], []
     for index, (path, rows) in enumerate(parts.items()):
-        worker = [workers[index % len(workers)][0]]
+        worker = [workers[index % len(workers)]]
         pinned = {"workers": worker, "allow_other_workers": False, "pure": False}
         matrix = client.submit(_features, str(path), names, **pinned)
         label = client.submit(_labels, str(path), **pinned)

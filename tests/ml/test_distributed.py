@@ -4,6 +4,8 @@ next to one process, and that it repeats byte for byte."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
 
 import duckdb
 import lightgbm as lgb
@@ -13,6 +15,8 @@ import pytest
 from ml import registry
 from ml.dataset import load_labelled, resolve_cutoff
 from ml.errors import SpecError
+from ml.scoring import partitioned
+from ml.scoring.batch import score
 from ml.specs import SPEC_DIR, ModelSpec, load_spec
 from ml.training import run as training_run
 from ml.training.distributed import early_stopped_iteration, stopping_metric, without_network
@@ -89,3 +93,30 @@ def test_dask_training_is_as_good_as_one_process_and_repeats_byte_for_byte(
     # no worse than one process by more than 0.005 (better is allowed: five seeds of one process
     # spread over 0.010 of test AUC-PR on this world)
     assert metrics["auc_pr"] >= one_process["auc_pr"] - 0.005
+
+
+SCORES = (
+    "select payment_id, fraud_score, is_flagged, reason_codes, model_version "
+    "from ml.payment_fraud_scores order by payment_id"
+)
+
+
+@pytest.mark.slow
+@pytest.mark.dask
+def test_scoring_by_partition_on_dask_equals_a_local_pass(
+    trained_warehouse: TrainedWarehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the fixture scored the whole window in one process with LightGBM; here the compiled forest
+    # scores it again part by part on two workers, into the same table in one transaction
+    env = trained_warehouse.copy_to(tmp_path)
+    spec = with_lightgbm(load_spec(SPEC_DIR / "payment_fraud.yml"), engine="dask")
+    monkeypatch.setenv("ML_COMPILED_SCORING", "always")
+    monkeypatch.setattr(partitioned, "PART_ROWS", 131_072)
+    with duckdb.connect(str(env.database)) as con:
+        local = con.sql(SCORES).fetchall()
+        result = score(con, spec, env.models_dir, datetime(2030, 1, 1))
+        on_dask = con.sql(SCORES).fetchall()
+    assert result.engine == "lleaves" and result.rows == len(local) > 3 * 131_072
+    assert [row[0] for row in on_dask] == [row[0] for row in local]
+    assert max(abs(a[1] - b[1]) for a, b in zip(on_dask, local, strict=True)) <= 1e-9
+    assert [row[2:] for row in on_dask] == [row[2:] for row in local]  # flags, reasons, version

@@ -133,7 +133,9 @@ def scoring_asset(spec: ModelSpec) -> dg.AssetsDefinition:
         if days:
             context.log.info(f"scoring landing days {days[0]} to {days[1]} in one pass")
         with connect(settings.warehouse_db) as con:
-            result = score(con, spec, settings.models_dir, now_utc(), days=days)
+            result = score(
+                con, spec, settings.models_dir, now_utc(), days=days, cluster=settings.dask_scheduler
+            )
             column, table = quote(spec.output.score_column), quote_relation(spec.output.table)
             nulls, low, high = con.execute(
                 f"select count(*) filter (where {column} is null), min({column}), max({column}) from {table}"
