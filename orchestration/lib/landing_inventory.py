@@ -137,6 +137,7 @@ def contract_from_manifest(manifest: dict) -> list[LandingTable]:
 
 # contract type -> does an Arrow type satisfy it
 _TYPE_CHECKS = {
+    "string": lambda t: pa.types.is_string(t) or pa.types.is_large_string(t),
     "varchar": lambda t: pa.types.is_string(t) or pa.types.is_large_string(t),
     "boolean": pa.types.is_boolean,
     "date": pa.types.is_date,

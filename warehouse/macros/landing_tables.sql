@@ -47,13 +47,32 @@
 {% macro landing_row_count(landing_table) -%}
     {%- set relation = source(landing_table.system, landing_table.table) -%}
     {%- if landing_format(landing_table) == 'csv' -%}
+        {{ csv_record_count(relation) }}
+    {%- else -%}
+        (select count(*) from {{ relation }})
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The records of CSV files read whole (one row per file: filename, content): the non-empty lines
+    but each file's header. -#}
+{% macro csv_record_count(relation) -%}
+    {{ return(adapter.dispatch('csv_record_count')(relation)) }}
+{%- endmacro %}
+
+{% macro duckdb__csv_record_count(relation) -%}
         (
             select coalesce(sum(greatest(len(list_filter(
                 string_split(replace(content, chr(13) || chr(10), chr(10)), chr(10)), line -> line <> ''
             )) - 1, 0)), 0)
             from {{ relation }}
         )
-    {%- else -%}
-        (select count(*) from {{ relation }})
-    {%- endif -%}
+{%- endmacro %}
+
+{% macro spark__csv_record_count(relation) -%}
+        (
+            select coalesce(sum(greatest(size(filter(
+                split(replace(content, '\r\n', '\n'), '\n', -1), line -> line <> ''
+            )) - 1, 0)), 0)
+            from {{ relation }}
+        )
 {%- endmacro %}

@@ -46,22 +46,19 @@
     each aggregate over its RANGE window of the entity's payments ordered by paid_at, null when the
     payment has no such entity (a null device is not one device). -#}
 {% macro payment_fraud_window_columns() -%}
-    {%- set aggregates = {
-        'count': 'count(*)',
-        'count_declined': 'count(*) filter (where not is_authorized)',
-        'sum': 'sum({column})',
-        'avg': 'avg({column})',
-        'count_distinct': 'count(distinct {column})',
-    } -%}
     {%- set rendered -%}
     {%- for feature in payment_fraud_windows() %}
         {%- set window_end = 'current row' if feature.get('include_current', true)
-            else 'interval 1 microsecond preceding' %}
-        case when {{ feature.entity }} is not null then
-            {{ aggregates[feature.aggregate].format(column=feature.get('column')) }} over (
+            else range_interval(1, 'microsecond') ~ ' preceding' %}
+        {%- set window_amount, window_unit = feature.window.split(' ') %}
+        {%- set over -%}
+            over (
                 partition by {{ feature.entity }} order by paid_at
-                range between interval {{ feature.window }} preceding and {{ window_end }}
+                range between {{ range_interval(window_amount, window_unit) }} preceding and {{ window_end }}
             )
+        {%- endset %}
+        case when {{ feature.entity }} is not null then
+            {{ window_aggregate(feature.aggregate, feature.get('column'), over) }}
         end as {{ feature.name }}
         {%- if not loop.last %},{% endif %}
     {%- endfor %}
@@ -86,4 +83,33 @@
         {%- do hours.append(amount | int * (24 if unit == 'day' else 1)) -%}
     {%- endfor -%}
     interval {{ hours | max }} hour
+{%- endmacro %}
+
+{#- One declared aggregate over a window clause (`over`), in each engine's SQL with DuckDB's result
+    types: Spark has no FILTER or DISTINCT in a window aggregate, sums decimal(14,2) into
+    decimal(24,2) and averages a decimal as a decimal. -#}
+{% macro window_aggregate(aggregate, column, over) -%}
+    {{ return(adapter.dispatch('window_aggregate')(aggregate, column, over)) }}
+{%- endmacro %}
+
+{% macro duckdb__window_aggregate(aggregate, column, over) -%}
+    {%- set expressions = {
+        'count': 'count(*)',
+        'count_declined': 'count(*) filter (where not is_authorized)',
+        'sum': 'sum({column})',
+        'avg': 'avg({column})',
+        'count_distinct': 'count(distinct {column})',
+    } -%}
+    {{ expressions[aggregate].format(column=column) }} {{ over }}
+{%- endmacro %}
+
+{% macro spark__window_aggregate(aggregate, column, over) -%}
+    {%- set expressions = {
+        'count': 'count(*) {over}',
+        'count_declined': 'count(case when not is_authorized then 1 end) {over}',
+        'sum': 'cast(sum({column}) {over} as decimal(38, 2))',
+        'avg': 'avg(cast({column} as double)) {over}',
+        'count_distinct': 'cast(size(collect_set({column}) {over}) as bigint)',
+    } -%}
+    {{ expressions[aggregate].format(column=column, over=over) }}
 {%- endmacro %}

@@ -19,7 +19,7 @@
     {%- endfor -%}
     {%- for column in columns -%}
         {%- do rules.append([
-            'length(cast(' ~ column ~ ' as varchar)) > ' ~ var('max_value_length'),
+            'length(cast(' ~ column ~ ' as string)) > ' ~ var('max_value_length'),
             'oversized_value:' ~ column,
         ]) -%}
     {%- endfor -%}
@@ -41,7 +41,7 @@
     landing zone's own path: the same file has the same name from the terminal (a relative
     LANDING_DIR) and from Dagster (an absolute one), and after the zone moves. -#}
 {% macro landing_file_path(filename) -%}
-    coalesce(nullif(regexp_extract({{ filename }}, '[^/]+/[^/]+/date=[^/]+/[^/]+$'), ''), {{ filename }})
+    coalesce(nullif({{ regex_match(filename, '[^/]+/[^/]+/date=[^/]+/[^/]+$') }}, ''), {{ filename }})
 {%- endmacro %}
 
 {#- The lineage columns every base model carries, from a hive-partitioned parquet source. -#}
@@ -49,5 +49,5 @@
     {{ landing_file_path('filename') }} as _source_file,
     cast(date as date) as _loaded_on,
     file_row_number + 1 as _source_row_number,
-    to_json({{ source_cte }}) as _source_row
+    {{ row_to_json(source_cte) }} as _source_row
 {%- endmacro %}

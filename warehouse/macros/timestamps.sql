@@ -2,14 +2,14 @@
     placed in time and is quarantined; everything else is normalized to a naive UTC timestamp. -#}
 
 {% macro has_utc_offset(column) -%}
-    coalesce(regexp_matches(trim({{ column }}), '(Z|[+-][0-9]{2}(:?[0-9]{2})?)$'), false)
+    coalesce({{ regex_contains('trim(' ~ column ~ ')', '(Z|[+-][0-9]{2}(:?[0-9]{2})?)$') }}, false)
 {%- endmacro %}
 
 {#- Null unless the value carries its offset: an instant is never guessed from the session zone. -#}
 {% macro to_utc_timestamp(column) -%}
     case
         when {{ has_utc_offset(column) }}
-            then (try_cast(trim({{ column }}) as timestamptz) at time zone 'UTC')
+            then {{ parse_timestamp_with_offset('trim(' ~ column ~ ')') }}
     end
 {%- endmacro %}
 
@@ -21,7 +21,7 @@
 
 {#- The calendar day of a naive UTC timestamp in an IANA time zone (a column or a quoted literal). -#}
 {% macro local_date(utc_timestamp, timezone) -%}
-    cast(({{ utc_timestamp }} at time zone 'UTC') at time zone {{ timezone }} as date)
+    {{ utc_to_local_date(utc_timestamp, timezone) }}
 {%- endmacro %}
 
 {#- A day passed in as a var (YYYY-MM-DD) as a date literal; anything else stops compilation, so a

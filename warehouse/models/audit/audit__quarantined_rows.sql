@@ -10,7 +10,7 @@ with
             _source_file as source_file,
             _source_row_number as source_row_number,
             _loaded_on as loaded_on,
-            cast(_source_row as varchar) as source_row,
+            cast(_source_row as string) as source_row,
             _dq_reason as reason
         from {{ ref(base_model_name(landing_table)) }}
         where _dq_reason is not null

@@ -17,14 +17,14 @@ with
 {% else %}
     records as (
         select
-            null::varchar as source_system,
-            null::varchar as source_table,
-            null::varchar as landing_file,
-            null::varchar as rejected_file,
+            cast(null as string) as source_system,
+            cast(null as string) as source_table,
+            cast(null as string) as landing_file,
+            cast(null as string) as rejected_file,
             null::date as loaded_on,
             null::bigint as bytes,
-            null::varchar as reason,
-            null::varchar as detail,
+            cast(null as string) as reason,
+            cast(null as string) as detail,
             null::timestamp as rejected_at
         where false
     ),

@@ -191,7 +191,7 @@ final as (
         least(greatest(date_diff(
             'day', series_history.forecast_date, make_date(year(series_history.forecast_date), 12, 25)
         ), -10), 60) as days_to_christmas,
-        date_diff('day', products.launched_on, series_history.forecast_date) as days_since_launch,
+        {{ days_between('products.launched_on', 'series_history.forecast_date') }} as days_since_launch,
         coalesce(known_prices.list_price_usd, products.launch_list_price_usd) as list_price_usd,
         coalesce(known_prices.list_price_usd, products.launch_list_price_usd)
         / products.launch_list_price_usd as price_vs_launch,

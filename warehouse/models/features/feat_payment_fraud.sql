@@ -109,13 +109,11 @@ first_uses as (
 ),
 
 with_country as (
-    select
-        payments.payment_id,
-        customer_versions.country_code as customer_country_code
-    from payments
-    asof left join customer_versions
-        on payments.customer_id = customer_versions.customer_id
-            and payments.paid_at >= customer_versions.updated_at
+    {{ asof_left_join(
+        'payments', 'customer_versions', keys=['customer_id'], left_time='paid_at', right_time='updated_at',
+        columns=['payments.payment_id', 'customer_versions.country_code as customer_country_code'],
+        left_id='payment_id',
+    ) }}
 ),
 
 features as (
@@ -131,14 +129,14 @@ features as (
         payments.channel,
         payments.merchant_category_code,
         payments.is_high_risk_merchant_category,
-        hour(payments.paid_at) as paid_hour_utc,
+        cast(hour(payments.paid_at) as bigint) as paid_hour_utc,
         payments.ip_country,
         with_country.customer_country_code,
         payments.ip_country is not null
         and with_country.customer_country_code is not null
         and payments.ip_country <> with_country.customer_country_code as is_ip_country_mismatch,
-        date_diff('day', customer_first_seen.signed_up_at, payments.paid_at) as account_age_days,
-        date_diff('day', first_uses.card_first_paid_at, payments.paid_at) as card_age_days,
+        {{ days_between('customer_first_seen.signed_up_at', 'payments.paid_at') }} as account_age_days,
+        {{ days_between('first_uses.card_first_paid_at', 'payments.paid_at') }} as card_age_days,
         {{ payment_fraud_window_names('trailing_windows') }},
         case when payments.customer_id is not null
                 then payments.amount_usd / nullif(trailing_windows.customer_avg_amount_usd_30d, 0)

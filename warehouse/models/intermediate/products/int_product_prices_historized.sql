@@ -40,7 +40,7 @@ all_prices as (
 
 final as (
     select
-        product_id || '@' || strftime(valid_from, '%Y-%m-%d') as product_price_id,
+        product_id || '@' || {{ format_timestamp('valid_from', '%Y-%m-%d') }} as product_price_id,
         product_id,
         list_price_usd,
         valid_from,

@@ -23,10 +23,10 @@ referenced_customer_ids as (
 inferred_customers as (
     select
         referenced_customer_ids.customer_id,
-        cast(null as varchar) as email_hash,
-        cast(null as varchar) as email_domain,
-        cast(null as varchar) as phone_masked,
-        cast(null as varchar) as country_code,
+        cast(null as string) as email_hash,
+        cast(null as string) as email_domain,
+        cast(null as string) as phone_masked,
+        cast(null as string) as country_code,
         cast(null as timestamp) as signed_up_at,
         cast(null as timestamp) as updated_at,
         false as is_marketing_opt_in,

@@ -24,7 +24,7 @@ final as (
         chargebacks.currency,
         chargebacks.amount_usd,
         payments.paid_at,
-        date_diff('day', payments.paid_at, chargebacks.received_at) as days_after_payment,
+        {{ days_between('payments.paid_at', 'chargebacks.received_at') }} as days_after_payment,
         chargebacks.loaded_on
     from chargebacks
     inner join reasons on chargebacks.reason_code = reasons.reason_code

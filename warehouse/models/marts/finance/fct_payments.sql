@@ -2,6 +2,7 @@
     config(
         materialized='incremental',
         unique_key='loaded_on',
+        partition_by=['loaded_on'],
         tags=['daily'],
     )
 }}

@@ -25,7 +25,7 @@ typed as (
 checked as (
     select
         *,
-        product_id in (select products.product_id from products) as has_known_product
+        {{ is_in('product_id', 'products', 'product_id') }} as has_known_product
     from typed
 ),
 

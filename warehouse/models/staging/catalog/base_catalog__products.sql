@@ -30,7 +30,7 @@ typed as (
 checked as (
     select
         *,
-        category_id in (select categories.category_id from categories) as has_known_category
+        {{ is_in('category_id', 'categories', 'category_id') }} as has_known_category
     from typed
 ),
 

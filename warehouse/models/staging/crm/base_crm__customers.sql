@@ -38,7 +38,7 @@ typed as (
 checked as (
     select
         *,
-        country_code in (select countries.country_code from countries) as has_known_country
+        {{ is_in('country_code', 'countries', 'country_code') }} as has_known_country
     from typed
 ),
 

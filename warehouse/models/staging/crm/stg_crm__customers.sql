@@ -11,7 +11,7 @@ with base as (
 
 final as (
     select
-        customer_id || '@' || strftime(updated_at, '%Y-%m-%dT%H:%M:%S') as customer_version_id,
+        customer_id || '@' || {{ format_timestamp('updated_at', '%Y-%m-%dT%H:%M:%S') }} as customer_version_id,
         customer_id,
         {{ hash_pii('email') }} as email_hash,
         lower(split_part(trim(email), '@', 2)) as email_domain,

@@ -58,8 +58,8 @@ checked as (
         typed.*,
         currencies.usd_per_unit,
         {{ to_usd('typed.amount', 'currencies.usd_per_unit') }} as amount_usd,
-        typed.reason_code in (select reasons.reason_code from reasons) as has_known_reason,
-        typed.payment_id in (select payments.payment_id from payments) as has_known_payment
+        {{ is_in('typed.reason_code', 'reasons', 'reason_code') }} as has_known_reason,
+        {{ is_in('typed.payment_id', 'payments', 'payment_id') }} as has_known_payment
     from typed
     left join currencies on typed.currency = currencies.currency_code
 ),

@@ -36,8 +36,8 @@ typed as (
 checked as (
     select
         *,
-        product_id in (select products.product_id from products) as has_known_product,
-        store_id is null or store_id in (select stores.store_id from stores) as has_known_store
+        {{ is_in('product_id', 'products', 'product_id') }} as has_known_product,
+        store_id is null or {{ is_in('store_id', 'stores', 'store_id') }} as has_known_store
     from typed
 ),
 

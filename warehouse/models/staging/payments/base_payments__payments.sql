@@ -46,7 +46,7 @@ landed as (
         paid_at as paid_at_raw,
         {{ to_utc_timestamp('paid_at') }} as paid_at,
         lower(trim(channel)) as channel,
-        cast(merchant_category_code as varchar) as merchant_category_code,
+        cast(merchant_category_code as string) as merchant_category_code,
         upper(trim(ip_country)) as ip_country,
         lower(trim(payment_status)) as payment_status
     from source
@@ -67,7 +67,7 @@ converted as (
         typed.*,
         currencies.usd_per_unit,
         {{ to_usd('typed.amount', 'currencies.usd_per_unit') }} as amount_usd,
-        typed.order_id in (select orders.order_id from orders) as has_known_order
+        {{ is_in('typed.order_id', 'orders', 'order_id') }} as has_known_order
     from typed
     left join currencies on typed.currency = currencies.currency_code
 ),

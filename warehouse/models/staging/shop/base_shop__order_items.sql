@@ -61,8 +61,8 @@ checked as (
         typed.*,
         currencies.usd_per_unit,
         {{ to_usd('typed.unit_price', 'currencies.usd_per_unit') }} as unit_price_usd,
-        typed.order_id in (select orders.order_id from orders) as has_known_order,
-        typed.product_id in (select products.product_id from products) as has_known_product
+        {{ is_in('typed.order_id', 'orders', 'order_id') }} as has_known_order,
+        {{ is_in('typed.product_id', 'products', 'product_id') }} as has_known_product
     from typed
     left join currencies on typed.currency = currencies.currency_code
 ),

@@ -46,7 +46,7 @@ typed as (
 checked as (
     select
         *,
-        store_id in (select stores.store_id from stores) as has_known_store
+        {{ is_in('store_id', 'stores', 'store_id') }} as has_known_store
     from typed
 ),
 

@@ -95,7 +95,7 @@ final as (
         runtime_hours_mean_7d,
         vibration_vs_28d,
         temperature_vs_28d,
-        date_diff('day', previous_failed_at, read_at) as days_since_failure,
+        {{ days_between('previous_failed_at', 'read_at') }} as days_since_failure,
         fails_within_7d,
         case
             when fails_within_7d then next_failed_at
