@@ -38,7 +38,7 @@ def test_ci_runs_the_readme_test_command() -> None:
     # for the UI screenshot test, PostgreSQL for the deployment's storage test) and print free disk,
     # never a Python dependency
     assert steps[-1] == "make test"
-    allowed = ("command -v chromium", "command -v initdb", "df -h ", "trap 'df -h ")
+    allowed = ("command -v chromium", "command -v initdb", "command -v java", "df -h ", "trap 'df -h ")
     assert all(step.startswith(allowed) for step in steps[:-1]), steps
 
 

@@ -165,42 +165,51 @@
     raise_error({{ message_sql }})
 {%- endmacro %}
 
-{#- ASOF LEFT JOIN: each row of `left` with the latest row of `right` that has the same `keys` and
-    whose `right_time` is at or before the left row's `left_time` (null columns when none).
-    `columns` are the select list over `left` and `right`; `left_id` identifies a left row.
-    Spark has no ASOF join: a range join keeps, per left row, its latest match. -#}
-{% macro asof_left_join(left, right, keys, left_time, right_time, columns, left_id) -%}
-    {{ return(adapter.dispatch('asof_left_join')(left, right, keys, left_time, right_time, columns, left_id)) }}
+{#- ASOF LEFT JOIN: each row of `left` with the nearest row of `right` (aliased `alias`) that has the
+    same `keys` and whose `right_time` stands in `op` to the left row's `left_time`: `>=` or `>` the
+    latest one at or before, `<=` or `<` the earliest one at or after (null columns when none).
+    `columns` is the select list over `left` and `alias`; `left_id`, the columns that identify a
+    left row. Spark has no ASOF join: a range join ranks each left row's matches and keeps the
+    nearest, joined back to the left rows. -#}
+{% macro asof_left_join(left, right, alias, keys, left_time, op, right_time, columns, left_id) -%}
+    {{ return(adapter.dispatch('asof_left_join')(left, right, alias, keys, left_time, op, right_time, columns, left_id)) }}
 {%- endmacro %}
 
-{% macro duckdb__asof_left_join(left, right, keys, left_time, right_time, columns, left_id) -%}
+{% macro duckdb__asof_left_join(left, right, alias, keys, left_time, op, right_time, columns, left_id) -%}
     select
         {{ columns | join(',\n        ') }}
     from {{ left }}
-    asof left join {{ right }}
-        on {% for key in keys %}{{ left }}.{{ key }} = {{ right }}.{{ key }}
-            and {% endfor %}{{ left }}.{{ left_time }} >= {{ right }}.{{ right_time }}
+    asof left join {{ right }}{% if alias != right %} as {{ alias }}{% endif %}
+        on {% for key in keys %}{{ left }}.{{ key }} = {{ alias }}.{{ key }}
+            and {% endfor %}{{ left }}.{{ left_time }} {{ op }} {{ alias }}.{{ right_time }}
 {%- endmacro %}
 
-{% macro spark__asof_left_join(left, right, keys, left_time, right_time, columns, left_id) -%}
-    {%- set names = [] -%}
-    {%- for column in columns -%}
-        {%- do names.append(column.split(' as ')[-1].split('.')[-1] | trim) -%}
-    {%- endfor %}
-    select {{ names | join(', ') }}
-    from (
-        select
-            {{ columns | join(',\n            ') }},
-            row_number() over (
-                partition by {{ left }}.{{ left_id }}
-                order by {{ right }}.{{ right_time }} desc
-            ) as _asof_rank
-        from {{ left }}
-        left join {{ right }}
-            on {% for key in keys %}{{ left }}.{{ key }} = {{ right }}.{{ key }}
-                and {% endfor %}{{ left }}.{{ left_time }} >= {{ right }}.{{ right_time }}
-    )
-    where _asof_rank = 1
+{% macro spark__asof_left_join(left, right, alias, keys, left_time, op, right_time, columns, left_id) -%}
+    {%- set nearest = 'desc' if op in ('>=', '>') else 'asc' -%}
+    select
+        {{ columns | join(',\n        ') }}
+    from {{ left }}
+    left join (
+        select *
+        from (
+            select
+                {%- for column in left_id %}
+                {{ left }}.{{ column }} as _asof_{{ column }},
+                {%- endfor %}
+                {{ alias }}.*,
+                row_number() over (
+                    partition by {% for column in left_id %}{{ left }}.{{ column }}{% if not loop.last %}, {% endif %}{% endfor %}
+                    order by {{ alias }}.{{ right_time }} {{ nearest }}
+                ) as _asof_rank
+            from {{ left }}
+            inner join {{ right }}{% if alias != right %} as {{ alias }}{% endif %}
+                on {% for key in keys %}{{ left }}.{{ key }} = {{ alias }}.{{ key }}
+                    and {% endfor %}{{ left }}.{{ left_time }} {{ op }} {{ alias }}.{{ right_time }}
+        )
+        where _asof_rank = 1
+    ) as {{ alias }}
+        on {% for column in left_id %}{{ left }}.{{ column }} <=> {{ alias }}._asof_{{ column }}{% if not loop.last %}
+            and {% endif %}{% endfor %}
 {%- endmacro %}
 
 {#- An interval literal of `amount` `unit` (microsecond, hour or day) for a RANGE window bound.
@@ -248,4 +257,65 @@
         when {{ value }} is not null then {{ value }} in (select {{ relation }}.{{ column }} from {{ relation }})
         else (select case when count(*) > 0 then cast(null as boolean) else false end from {{ relation }})
     end
+{%- endmacro %}
+
+{#- The records the landing inventory writes beside each file it rejects (one Parquet file each under
+    the rejected folder's <system>/<table>/<date=D>/), or no rows, with their columns, before the
+    first rejection. DuckDB globs them when the model runs; on Spark they are the table
+    create_source_relations declares over the folder (an empty folder, or none, reads as no rows). -#}
+{% macro rejection_records(rejected_dir) -%}
+    {{ return(adapter.dispatch('rejection_records')(rejected_dir)) }}
+{%- endmacro %}
+
+{% macro duckdb__rejection_records(rejected_dir) -%}
+    {%- set records = rejected_dir ~ '/*/*/*/*.rejection.parquet' %}
+    {%- set found = 0 %}
+    {%- if execute %}
+        {%- set found = run_query("select count(*) from glob('" ~ records ~ "')").columns[0].values()[0] %}
+    {%- endif %}
+    {%- if found > 0 %}
+    select * from read_parquet('{{ records }}', union_by_name = true)
+    {%- else %}
+    select
+        cast(null as string) as source_system,
+        cast(null as string) as source_table,
+        cast(null as string) as landing_file,
+        cast(null as string) as rejected_file,
+        cast(null as date) as loaded_on,
+        cast(null as bigint) as bytes,
+        cast(null as string) as reason,
+        cast(null as string) as detail,
+        cast(null as timestamp) as rejected_at
+    where false
+    {%- endif %}
+{%- endmacro %}
+
+{% macro spark__rejection_records(rejected_dir) -%}
+    select * from landing_rejections.records
+{%- endmacro %}
+
+{#- One row per day from `start` to `end` (dates, both included) as a set-returning select item. -#}
+{% macro date_series(start, end) -%}
+    {{ return(adapter.dispatch('date_series')(start, end)) }}
+{%- endmacro %}
+
+{% macro duckdb__date_series(start, end) -%}
+    cast(unnest(generate_series({{ start }}, {{ end }}, interval 1 day)) as date)
+{%- endmacro %}
+
+{% macro spark__date_series(start, end) -%}
+    explode(sequence(cast({{ start }} as date), cast({{ end }} as date), interval 1 day))
+{%- endmacro %}
+
+{#- ISO day of the week: Monday 1 to Sunday 7. -#}
+{% macro iso_day_of_week(value) -%}
+    {{ return(adapter.dispatch('iso_day_of_week')(value)) }}
+{%- endmacro %}
+
+{% macro duckdb__iso_day_of_week(value) -%}
+    isodow({{ value }})
+{%- endmacro %}
+
+{% macro spark__iso_day_of_week(value) -%}
+    cast(weekday({{ value }}) + 1 as bigint)
 {%- endmacro %}

@@ -1,19 +1,21 @@
-{#- The landing files as relations, so that `source()` names the same rows on every engine.
+{#- The sources as relations, so that `source()` names the same rows on every engine.
     DuckDB reads them where they lie: each source's meta.external_location (read_parquet/read_text)
     is what dbt-duckdb renders for `source()`, so nothing is created. Spark has no such table
     function in a relation name: an on-run-start hook creates one view per landing table, over the
     landing folder, with the columns DuckDB's readers add (the hive partition `date`, `filename`,
     `file_row_number`; for CSV one row per file with `filename` and `content`). A view reads the
-    folder when it is queried, so files landed after it was created are in it. -#}
-{% macro create_landing_relations() -%}
-    {{ return(adapter.dispatch('create_landing_relations')()) }}
+    folder when it is queried, so files landed after it was created are in it. The ml layer's
+    tables are created empty when missing, as ml.output_tables does on DuckDB.
+    Run it before a build on Spark: `dbt run-operation create_source_relations --target spark`. -#}
+{% macro create_source_relations() -%}
+    {{ return(adapter.dispatch('create_source_relations')()) }}
 {%- endmacro %}
 
-{% macro duckdb__create_landing_relations() -%}
+{% macro duckdb__create_source_relations() -%}
     select 1
 {%- endmacro %}
 
-{% macro spark__create_landing_relations() -%}
+{% macro spark__create_source_relations() -%}
     {%- if not execute -%}
         {{ return('select 1') }}
     {%- endif -%}
@@ -40,6 +42,32 @@
                 ~ ' _metadata.row_index as file_row_number from parquet.`' ~ folder ~ '`'
             ) -%}
         {%- endif -%}
+    {%- endfor -%}
+    {#- the landing inventory's records of rejected files (audit__rejected_files) -#}
+    {%- do run_query('create schema if not exists landing_rejections') -%}
+    {%- do run_query('drop table if exists landing_rejections.records') -%}
+    {%- do run_query(
+        'create table landing_rejections.records (source_system string, source_table string,'
+        ~ ' landing_file string, rejected_file string, loaded_on date, bytes bigint, reason string,'
+        ~ ' detail string, rejected_at timestamp) using parquet options (path \'' ~ var('rejected_dir')
+        ~ "', recursiveFileLookup 'true', pathGlobFilter '*.rejection.parquet')"
+    ) -%}
+    {#- the ml layer's output tables (source meta written_by: ml_layer), empty until it writes them -#}
+    {%- for node in graph.sources.values() if node.meta.get('written_by') == 'ml_layer' -%}
+        {%- set columns = [] -%}
+        {%- for column in node.columns.values() -%}
+            {#- DuckDB's list `t[]` is Spark's array<t>; Spark has no unsigned integers -#}
+            {%- set data_type = column.data_type | replace('ubigint', 'decimal(20, 0)') -%}
+            {%- if data_type.endswith('[]') -%}
+                {%- set data_type = 'array<' ~ data_type[:-2] ~ '>' -%}
+            {%- endif -%}
+            {%- do columns.append(column.name ~ ' ' ~ data_type) -%}
+        {%- endfor -%}
+        {%- do run_query('create schema if not exists ' ~ node.schema) -%}
+        {%- do run_query(
+            'create table if not exists ' ~ node.schema ~ '.' ~ node.identifier
+            ~ ' (' ~ columns | join(', ') ~ ') using parquet'
+        ) -%}
     {%- endfor -%}
     {{ return('select 1') }}
 {%- endmacro %}

@@ -43,11 +43,9 @@ series_days as (
     select
         series.store_id,
         series.product_id,
-        cast(unnest(generate_series(
-            series.first_date,
-            (select max(daily_sales.sales_date) from daily_sales) + {{ horizon }},
-            interval 1 day
-        )) as date) as forecast_date
+        {{ date_series(
+            'series.first_date', '(select max(daily_sales.sales_date) from daily_sales) + ' ~ horizon,
+        ) }} as forecast_date
     from series
 ),
 
@@ -164,7 +162,7 @@ known_prices as (
         grid.store_id,
         grid.product_id,
         grid.forecast_date,
-        arg_max(price_changes.list_price_usd, price_changes.valid_from) as list_price_usd
+        {{ value_at_max('price_changes.list_price_usd', 'price_changes.valid_from') }} as list_price_usd
     from grid
     inner join price_changes
         on grid.product_id = price_changes.product_id
@@ -183,14 +181,14 @@ final as (
         series_history.units_sold is not null as has_actuals,
         products.category_id,
         stores.store_type,
-        isodow(series_history.forecast_date) as day_of_week,
+        {{ iso_day_of_week('series_history.forecast_date') }} as day_of_week,
         dayofmonth(series_history.forecast_date) as day_of_month,
         month(series_history.forecast_date) as month_of_year,
         dayofyear(series_history.forecast_date) as day_of_year,
         holidays.holiday_date is not null and stores.store_type = 'physical' as is_holiday,
-        least(greatest(date_diff(
-            'day', series_history.forecast_date, make_date(year(series_history.forecast_date), 12, 25)
-        ), -10), 60) as days_to_christmas,
+        least(greatest({{ days_between(
+            'series_history.forecast_date', 'make_date(year(series_history.forecast_date), 12, 25)',
+        ) }}, -10), 60) as days_to_christmas,
         {{ days_between('products.launched_on', 'series_history.forecast_date') }} as days_since_launch,
         coalesce(known_prices.list_price_usd, products.launch_list_price_usd) as list_price_usd,
         coalesce(known_prices.list_price_usd, products.launch_list_price_usd)

@@ -110,9 +110,10 @@ first_uses as (
 
 with_country as (
     {{ asof_left_join(
-        'payments', 'customer_versions', keys=['customer_id'], left_time='paid_at', right_time='updated_at',
+        'payments', 'customer_versions', 'customer_versions', keys=['customer_id'],
+        left_time='paid_at', op='>=', right_time='updated_at',
         columns=['payments.payment_id', 'customer_versions.country_code as customer_country_code'],
-        left_id='payment_id',
+        left_id=['payment_id'],
     ) }}
 ),
 

@@ -32,16 +32,15 @@ customer_versions as (
 ),
 
 orders_with_customer_country as (
-    select
-        orders.order_id,
-        orders.store_id,
-        orders.channel,
-        orders.ordered_at,
-        customer_versions.country_code as customer_country_code
-    from orders
-    asof left join customer_versions
-        on orders.customer_id = customer_versions.customer_id
-            and orders.ordered_at >= customer_versions.updated_at
+    {{ asof_left_join(
+        'orders', 'customer_versions', 'customer_versions', keys=['customer_id'],
+        left_time='ordered_at', op='>=', right_time='updated_at',
+        columns=[
+            'orders.order_id', 'orders.store_id', 'orders.channel', 'orders.ordered_at',
+            'customer_versions.country_code as customer_country_code',
+        ],
+        left_id=['order_id'],
+    ) }}
 ),
 
 zoned as (

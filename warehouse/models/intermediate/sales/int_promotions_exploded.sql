@@ -27,7 +27,7 @@ promotion_days as (
         product_id,
         store_id,
         discount_pct,
-        cast(unnest(generate_series(starts_on, ends_on, interval 1 day)) as date) as promotion_date
+        {{ date_series('starts_on', 'ends_on') }} as promotion_date
     from promotion_stores
 ),
 

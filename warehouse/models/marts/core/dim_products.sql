@@ -13,7 +13,7 @@ prices as (
 price_summary as (
     select
         product_id,
-        arg_max(list_price_usd, valid_from) as current_list_price_usd,
+        {{ value_at_max('list_price_usd', 'valid_from') }} as current_list_price_usd,
         count(*) - 1 as price_change_count
     from prices
     group by product_id

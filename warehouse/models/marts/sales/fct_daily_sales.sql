@@ -34,7 +34,7 @@ store_first_sales as (
 ),
 
 date_spine as (
-    select cast(unnest(generate_series(min(sales_date), max(sales_date), interval 1 day)) as date) as sales_date
+    select {{ date_series('min(sales_date)', 'max(sales_date)') }} as sales_date
     from daily_sales
 ),
 

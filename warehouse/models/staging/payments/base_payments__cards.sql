@@ -1,7 +1,7 @@
 {{ config(materialized='table') }}
 
 {%- set rules = required_column_rules(['card_fingerprint', 'card_brand', 'first_seen_at_raw']) + [
-    ["not regexp_full_match(card_fingerprint, '[0-9a-f]{64}')", 'invalid_card_fingerprint'],
+    ['not ' ~ regex_full_match('card_fingerprint', '[0-9a-f]{64}'), 'invalid_card_fingerprint'],
     ['not ' ~ has_utc_offset('first_seen_at_raw'), 'timestamp_without_timezone'],
     ['first_seen_at is null', 'invalid_timestamp'],
     ["card_brand not in ('visa', 'mastercard', 'amex')", 'invalid_card_brand'],

@@ -47,25 +47,21 @@ windowed as (
 ),
 
 with_previous_failure as (
-    select
-        windowed.*,
-        previous_failure.failed_at as previous_failed_at
-    from windowed
-    asof left join failures as previous_failure
-        on
-            windowed.machine_id = previous_failure.machine_id
-            and windowed.read_at > previous_failure.failed_at
+    {{ asof_left_join(
+        'windowed', 'failures', 'previous_failure', keys=['machine_id'],
+        left_time='read_at', op='>', right_time='failed_at',
+        columns=['windowed.*', 'previous_failure.failed_at as previous_failed_at'],
+        left_id=['machine_id', 'read_at'],
+    ) }}
 ),
 
 with_next_failure as (
-    select
-        with_previous_failure.*,
-        next_failure.failed_at as next_failed_at
-    from with_previous_failure
-    asof left join failures as next_failure
-        on
-            with_previous_failure.machine_id = next_failure.machine_id
-            and with_previous_failure.read_at < next_failure.failed_at
+    {{ asof_left_join(
+        'with_previous_failure', 'failures', 'next_failure', keys=['machine_id'],
+        left_time='read_at', op='<', right_time='failed_at',
+        columns=['with_previous_failure.*', 'next_failure.failed_at as next_failed_at'],
+        left_id=['machine_id', 'read_at'],
+    ) }}
 ),
 
 labelled as (
