@@ -44,7 +44,7 @@ $(BIN)/python:
 
 # Reinstall only when the dependency declaration changes.
 $(INSTALL_STAMP): pyproject.toml requirements.lock | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-cache-dir -c requirements.lock -e '.[dev,bench,deploy]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-cache-dir -c requirements.lock -e '.[dev,bench,deploy,spark]'
 	touch $@
 
 # The domains dbt builds (ml/domains.py): retail, and those WAREHOUSE_DOMAINS switches on that have
