@@ -8,8 +8,7 @@ import duckdb
 import polars as pl
 from polars.testing import assert_frame_equal
 
-# The schemas dbt builds (the landing relations and the ml layer's tables are inputs, not output).
-BUILT_SCHEMAS = ("reference", "staging", "intermediate", "marts", "features", "quarantine", "audit")
+from orchestration.lib.spark_build import BUILT_SCHEMAS
 
 
 def built_relations(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -53,7 +53,15 @@ def two_engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoEngines
         "DBT_LOG_PATH": str(root / "logs-spark"),
     }
     spark = subprocess.run(
-        [sys.executable, "-m", "tests.warehouse.spark_build", str(root / "spark-export")],
+        [
+            sys.executable,
+            "-m",
+            "orchestration.lib.spark_build",
+            "--command",
+            "run",
+            "--export",
+            str(root / "spark-export"),
+        ],
         cwd=REPO_ROOT,
         env=spark_env,
         capture_output=True,
