@@ -4,7 +4,8 @@ with source as (
 
 final as (
     select
-        store_id || '|' || product_id || '|' || {{ format_timestamp('forecast_date', '%Y-%m-%d') }} as demand_forecast_id,
+        store_id || '|' || product_id || '|'
+        || {{ format_timestamp('forecast_date', '%Y-%m-%d') }} as demand_forecast_id,
         store_id,
         product_id,
         forecast_date,
