@@ -53,7 +53,7 @@
         {%- set window_amount, window_unit = feature.window.split(' ') %}
         {%- set over -%}
             over (
-                partition by {{ feature.entity }} order by paid_at
+                partition by {{ window_partition(feature.entity) }} order by paid_at
                 range between {{ range_interval(window_amount, window_unit) }} preceding and {{ window_end }}
             )
         {%- endset %}
@@ -112,4 +112,20 @@
         'count_distinct': 'cast(size(collect_set({column}) {over}) as bigint)',
     } -%}
     {{ expressions[aggregate].format(column=column, over=over) }}
+{%- endmacro %}
+
+{#- The window's partition: the entity. A payment without one (a guest, an in-store payment without
+    a device) gets null, and the null rows would form one partition as large as all of them; DuckDB
+    computes it anyway at little cost (its window operator uses segment trees), while Spark's range
+    frames over it cost rows times window size. On Spark each such payment is its own partition. -#}
+{% macro window_partition(entity) -%}
+    {{ return(adapter.dispatch('window_partition')(entity)) }}
+{%- endmacro %}
+
+{% macro duckdb__window_partition(entity) -%}
+    {{ entity }}
+{%- endmacro %}
+
+{% macro spark__window_partition(entity) -%}
+    {{ entity }}, case when {{ entity }} is null then payment_id end
 {%- endmacro %}
