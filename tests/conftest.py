@@ -112,9 +112,15 @@ def generate_world(root: Path, **knobs) -> tuple[Path, Path]:
 def pytest_configure(config: pytest.Config) -> None:
     """Every data path points at a folder that does not exist, so that code falling back on a
     default instead of the path its test gave it fails here, as it would on a fresh machine, rather
-    than reading what `make run` left in data/."""
+    than reading what `make run` left in data/. And OpenMP threads sleep while they wait."""
     import tempfile
 
+    # LightGBM's OpenMP threads spin while they wait for each other. Two workers on two cores leave no
+    # core idle, so a spinning thread burns the time slice its partner needs: training the default
+    # world's fraud model took 32.5 s beside one busy process, 11.4 s with waiting threads asleep, and
+    # the regime-change replay used half the CPU. Same arithmetic, same model bytes; set before any
+    # LightGBM is loaded here, and inherited by every dbt, `python -m ml` and Dagster process.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from ml.settings import PATHS
 
     nowhere = Path(tempfile.mkdtemp(prefix="no-default-paths-")) / "unset"
