@@ -39,6 +39,29 @@ def build(command: str, extra_args: list[str]) -> None:
             raise SystemExit(
                 f"dbt {' '.join(args)} failed on Spark: {result.exception or 'see the log above'}"
             )
+        if step[0] == "run-operation":
+            create_ml_tables()
+
+
+def spark_type(data_type: str) -> str:
+    """A declared DuckDB type in Spark SQL: lists are arrays, no unsigned integers, no bare VARCHAR."""
+    base = data_type.removesuffix("[]").replace("varchar", "string").replace("ubigint", "decimal(20, 0)")
+    return f"array<{base}>" if data_type.endswith("[]") else base
+
+
+def create_ml_tables() -> None:
+    """The ml layer's tables, empty when missing, in the session dbt opened (as `python -m ml tables`
+    does on DuckDB; dbt creates nothing in the ml schema)."""
+    from pyspark.sql import SparkSession
+
+    from ml.output_tables import declared_tables
+
+    spark = SparkSession.getActiveSession()
+    assert spark is not None, "dbt-spark did not leave its session"
+    spark.sql("create schema if not exists ml")
+    for table, columns in declared_tables().items():
+        body = ", ".join(f"{name} {spark_type(data_type)}" for name, data_type in columns)
+        spark.sql(f"create table if not exists {table} ({body}) using parquet")
 
 
 def export(out_dir: Path) -> int:

@@ -4,8 +4,8 @@
     function in a relation name: an on-run-start hook creates one view per landing table, over the
     landing folder, with the columns DuckDB's readers add (the hive partition `date`, `filename`,
     `file_row_number`; for CSV one row per file with `filename` and `content`). A view reads the
-    folder when it is queried, so files landed after it was created are in it. The ml layer's
-    tables are created empty when missing, as ml.output_tables does on DuckDB.
+    folder when it is queried, so files landed after it was created are in it. dbt creates nothing
+    in the ml schema: on Spark the ml layer's tables come from orchestration/lib/spark_build.py.
     Run it before a build on Spark: `dbt run-operation create_source_relations --target spark`. -#}
 {% macro create_source_relations() -%}
     {{ return(adapter.dispatch('create_source_relations')()) }}
@@ -52,22 +52,5 @@
         ~ ' detail string, rejected_at timestamp) using parquet options (path \'' ~ var('rejected_dir')
         ~ "', recursiveFileLookup 'true', pathGlobFilter '*.rejection.parquet')"
     ) -%}
-    {#- the ml layer's output tables (source meta written_by: ml_layer), empty until it writes them -#}
-    {%- for node in graph.sources.values() if node.meta.get('written_by') == 'ml_layer' -%}
-        {%- set columns = [] -%}
-        {%- for column in node.columns.values() -%}
-            {#- DuckDB's list `t[]` is Spark's array<t>; Spark has no unsigned integers -#}
-            {%- set data_type = column.data_type | replace('ubigint', 'decimal(20, 0)') -%}
-            {%- if data_type.endswith('[]') -%}
-                {%- set data_type = 'array<' ~ data_type[:-2] ~ '>' -%}
-            {%- endif -%}
-            {%- do columns.append(column.name ~ ' ' ~ data_type) -%}
-        {%- endfor -%}
-        {%- do run_query('create schema if not exists ' ~ node.schema) -%}
-        {%- do run_query(
-            'create table if not exists ' ~ node.schema ~ '.' ~ node.identifier
-            ~ ' (' ~ columns | join(', ') ~ ') using parquet'
-        ) -%}
-    {%- endfor -%}
     {{ return('select 1') }}
 {%- endmacro %}
