@@ -67,18 +67,27 @@ def create_relations(database: Path, relations: list[Relation]) -> None:
             con.execute(f'create table "{schema}"."{name}" ({columns})')
 
 
-def sqlfluff(paths: list[str], database: Path, work: Path) -> int:
+def sqlfluff(paths: list[str], database: Path, work: Path) -> subprocess.Popen[str]:
+    """sqlfluff started on `paths` against `database`, its output captured; dbt's target and log paths
+    are its own (beside the database), so two can run at once."""
     env = {
         **os.environ,
         "LANDING_DIR": str(work / "landing"),
         "WAREHOUSE_DB": str(database),
-        "DBT_TARGET_PATH": str(work / "target"),
-        "DBT_LOG_PATH": str(work / "logs"),
+        "DBT_TARGET_PATH": str(database.parent / "target"),
+        "DBT_LOG_PATH": str(database.parent / "logs"),
         # every domain, switched on or not: its SQL is linted all the same (ml/domains.py)
         "WAREHOUSE_DOMAINS": ",".join(available()),
     }
     sqlfluff_bin = Path(sys.executable).with_name("sqlfluff")
-    return subprocess.run([str(sqlfluff_bin), "lint", *paths], cwd=PROJECT_DIR, env=env).returncode
+    return subprocess.Popen(
+        [str(sqlfluff_bin), "lint", *paths],
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def load_manifest() -> dict:
@@ -105,11 +114,21 @@ def main(paths: list[str]) -> int:
             database.parent.mkdir()
         create_relations(incremental, relations)
         sample_landing(work)
-        print(f"sqlfluff: {' '.join(paths)}, first-run branches (empty database)", flush=True)
-        status = sqlfluff(paths, first_run, work)
-        print(f"sqlfluff: incremental branches of {len(relations)} incremental model(s)", flush=True)
+        # The two passes run at once (sqlfluff and dbt's compiler use one core each): 65 s instead of
+        # 98 s one after the other on two cores. Each pass's report is printed whole, in order.
+        passes = {
+            f"sqlfluff: {' '.join(paths)}, first-run branches (empty database)": sqlfluff(
+                paths, first_run, work
+            )
+        }
         if relations:
-            status = max(status, sqlfluff([path for _, _, path, _ in relations], incremental, work))
+            title = f"sqlfluff: incremental branches of {len(relations)} incremental model(s)"
+            passes[title] = sqlfluff([path for _, _, path, _ in relations], incremental, work)
+        status = 0
+        for title, process in passes.items():
+            output, _ = process.communicate()
+            print(title, output, sep="\n", end="", flush=True)
+            status = max(status, process.returncode)
         return status
 
 
