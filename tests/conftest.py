@@ -81,6 +81,11 @@ class DbtEnv:
             pytest.fail(f"dbt {' '.join(args)} failed ({result.returncode}):\n{result.stdout[-6000:]}")
         return result
 
+    def in_process(self, *commands: str) -> subprocess.CompletedProcess[str]:
+        """dbt and `python -m ml` commands run one after another in one process (tests/in_process.py),
+        as a Dagster run does: dbt imported and the project parsed once, not once per command."""
+        return self.python("-m", "tests.in_process", *commands)
+
     def python(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run `python -m ...` with this warehouse's environment."""
         result = subprocess.run(
@@ -180,7 +185,7 @@ def work_unit(module: str) -> str:
 UNIT_SECONDS = {
     "tiny_pipeline_run": 650,
     "trained_warehouse": 550,
-    "tests/warehouse/test_incremental_equivalence.py": 350,
+    "tests/warehouse/test_incremental_equivalence.py": 250,
     "tests/ml/test_regime_change.py": 200,
     "tests/warehouse/test_engines.py": 160,
     "built_warehouse": 140,

@@ -1,7 +1,7 @@
 """A default-scale world (what `make run` builds) taken through the real pipeline once per session
 (the `trained_warehouse` fixture in tests/conftest.py):
-dbt build --exclude source:ml+ -> python -m ml train -> python -m ml score -> dbt build --selector
-after_scores."""
+dbt build --exclude source:ml+ -> ml train -> ml score -> dbt build --selector after_scores, in one
+process as a Dagster run does (tests/in_process.py)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ from tests.conftest import DbtEnv, generate_world
 class TrainedWarehouse:
     env: DbtEnv
     oracle_dir: Path
-    train_stdout: str
 
     def query(self, sql: str, params: list | None = None) -> list[tuple]:
         with duckdb.connect(str(self.env.database), read_only=True) as con:
@@ -43,8 +42,10 @@ def build_trained_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterato
     hidden_oracle = root.parent / f"{root.name}-oracle"
     oracle.rename(hidden_oracle)  # the pipeline runs without the oracle in reach
     env = DbtEnv(landing_dir=landing, database=root / "warehouse.duckdb", work_dir=root)
-    env.dbt("build", "--exclude", "source:ml+")  # the phases before_ml and daily in one invocation
-    trained = env.python("-m", "ml", "train")
-    env.python("-m", "ml", "score")
-    env.dbt("build", "--selector", "after_scores")
-    yield TrainedWarehouse(env=env, oracle_dir=hidden_oracle, train_stdout=trained.stdout)
+    env.in_process(
+        "dbt build --exclude source:ml+",  # the phases before_ml and daily in one invocation
+        "ml train",
+        "ml score",
+        "dbt build --selector after_scores",
+    )
+    yield TrainedWarehouse(env=env, oracle_dir=hidden_oracle)

@@ -45,7 +45,8 @@ def two_engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoEngines
         settings={"WAREHOUSE_DOMAINS": "sensors"},
     )
     env.python("-m", "ml", "tables")
-    env.dbt("build")
+    # the relations only: their data tests run on the tiny worlds (test_dbt_build, tests/orchestration)
+    env.dbt("build", "--exclude-resource-type", "test", "unit_test")
     spark_env = {
         **env.environ(),
         "SPARK_WAREHOUSE_DIR": str(root / "spark-warehouse"),

@@ -12,6 +12,10 @@ tables must hold the same rows, compared row by row (EXCEPT ALL both ways); only
 time of the scoring run, is left out. The k days include late files and re-sent files (checked), so
 the deduplication, the orphan repair, the feature lookback and the rescoring of changed features are
 all exercised.
+
+The daily runs build with their data tests, as `daily_refresh` does: a test failing on an incremental
+state fails the fixture. The first build and the full-refresh reference skip them (NO_TESTS): they
+only set up and compare, and tests/warehouse/test_dbt_build.py runs every test on a built warehouse.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ WORLD = {**TINY_PIPELINE, "days": 90, "defect_rate": 0.03}
 RUN_CONTEXT_COLUMNS = ("scored_at",)
 COMPARED_SCHEMAS = ("staging", "intermediate", "marts", "features", "quarantine", "audit")
 SCORE_TABLES = ("ml.payment_fraud_scores", "ml.daily_demand_scores")
+NO_TESTS = "--exclude-resource-type test unit_test"
 
 
 @dataclass(frozen=True)
@@ -51,12 +56,14 @@ def _copy_days(source: Path, target: Path, days: set[str]) -> None:
 
 
 def _daily_run(env: DbtEnv, day: str) -> None:
-    """What `daily_refresh` runs for one landing day, phase by phase."""
-    env.dbt("build", "--selector", "before_ml")
-    env.dbt("build", "--selector", "daily", env={"LANDING_DAY_FROM": day, "LANDING_DAY_TO": day})
-    env.python("-m", "ml", "score", "payment_fraud", "--days", day, day)
-    env.python("-m", "ml", "score", "daily_demand")
-    env.dbt("build", "--selector", "after_scores")
+    """What `daily_refresh` runs for one landing day, phase by phase, in one process as it does."""
+    env.in_process(
+        "dbt build --selector before_ml",
+        f"LANDING_DAY_FROM={day} LANDING_DAY_TO={day} dbt build --selector daily",
+        f"ml score payment_fraud --days {day} {day}",
+        "ml score daily_demand",
+        "dbt build --selector after_scores",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -72,11 +79,13 @@ def warehouses(tmp_path_factory: pytest.TempPathFactory) -> Warehouses:
         root / "inc" / "landing", root / "inc" / "warehouse.duckdb", root / "inc", settings=settings
     )
     _copy_days(landing, incremental.landing_dir, set(days) - set(held_back))
-    incremental.python("-m", "ml", "tables")
-    incremental.dbt("build")
-    incremental.python("-m", "ml", "train")
-    incremental.python("-m", "ml", "score")
-    incremental.dbt("build", "--selector", "after_scores")
+    incremental.in_process(
+        "ml tables",
+        f"dbt build {NO_TESTS}",
+        "ml train",
+        "ml score",
+        f"dbt build --selector after_scores {NO_TESTS}",
+    )
     for folder in held_back:
         _copy_days(landing, incremental.landing_dir, {folder})
         _daily_run(incremental, folder.removeprefix("date="))
@@ -87,9 +96,11 @@ def warehouses(tmp_path_factory: pytest.TempPathFactory) -> Warehouses:
     full.work_dir.mkdir()
     shutil.copy(incremental.database, full.database)
     shutil.copytree(incremental.models_dir, full.models_dir)
-    full.dbt("build", "--full-refresh", "--exclude", "source:ml+")
-    full.python("-m", "ml", "score")
-    full.dbt("build", "--full-refresh", "--selector", "after_scores")
+    full.in_process(
+        f"dbt build --full-refresh --exclude source:ml+ {NO_TESTS}",
+        "ml score",
+        f"dbt build --full-refresh --selector after_scores {NO_TESTS}",
+    )
     return Warehouses(incremental, full, [day.removeprefix("date=") for day in held_back])
 
 
