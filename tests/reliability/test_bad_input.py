@@ -160,8 +160,9 @@ def faulty(tmp_path_factory: pytest.TempPathFactory) -> FaultyWorld:
     world = World(landing, env.rejected_dir, day)
     files = plant_all(world)
     inventory = take_inventory(load_contract(), landing, env.rejected_dir)
-    env.python("-m", "ml", "tables")  # the ML layer's tables, empty, as on a terminal user's fresh build
-    env.dbt("build")  # every data test passes, reconciliation's included
+    # the ML layer's tables, empty, as on a terminal user's fresh build; then every data test passes,
+    # reconciliation's included
+    env.in_process("ml tables", "dbt build")
     return FaultyWorld(env, world, files, inventory.extra_columns)
 
 

@@ -44,9 +44,8 @@ def two_engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoEngines
         work_dir=root,
         settings={"WAREHOUSE_DOMAINS": "sensors"},
     )
-    env.python("-m", "ml", "tables")
     # the relations only: their data tests run on the tiny worlds (test_dbt_build, tests/orchestration)
-    env.dbt("build", "--exclude-resource-type", "test", "unit_test")
+    env.in_process("ml tables", "dbt build --exclude-resource-type test unit_test")
     spark_env = {
         **env.environ(),
         "SPARK_WAREHOUSE_DIR": str(root / "spark-warehouse"),
