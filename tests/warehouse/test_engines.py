@@ -49,6 +49,8 @@ def two_engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoEngines
     spark_env = {
         **env.environ(),
         "SPARK_WAREHOUSE_DIR": str(root / "spark-warehouse"),
+        # built, exported and compared in one session: no metastore needed (warehouse/profiles.yml)
+        "SPARK_CATALOG": "in-memory",
         "DBT_TARGET_PATH": str(root / "target-spark"),
         "DBT_LOG_PATH": str(root / "logs-spark"),
     }
