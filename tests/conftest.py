@@ -18,6 +18,9 @@ WAREHOUSE_DIR = REPO_ROOT / "warehouse"
 DBT = Path(sys.executable).with_name("dbt")
 # A salt no default matches, so that a test can look for it wherever it must never be written.
 TEST_PII_SALT = "test-salt-9f3c27d1e04b"
+# dbt arguments for a build that only sets up or is a reference to compare with: its data tests run
+# elsewhere (tests/warehouse/test_dbt_build.py runs every one on a built warehouse)
+NO_DATA_TESTS = "--exclude-resource-type test unit_test"
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 
 from simulator.sample import sample_landing
-from tests.conftest import REPO_ROOT, DbtEnv
+from tests.conftest import NO_DATA_TESTS, REPO_ROOT, DbtEnv
 from tests.warehouse.engines import compare_engines, compare_relation, row_hashes
 
 # Built at e321f69, before the engine macros, from the same sample world with the same salt: every
@@ -45,7 +45,7 @@ def two_engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoEngines
         settings={"WAREHOUSE_DOMAINS": "sensors"},
     )
     # the relations only: their data tests run on the tiny worlds (test_dbt_build, tests/orchestration)
-    env.in_process("ml tables", "dbt build --exclude-resource-type test unit_test")
+    env.in_process("ml tables", f"dbt build {NO_DATA_TESTS}")
     spark_env = {
         **env.environ(),
         "SPARK_WAREHOUSE_DIR": str(root / "spark-warehouse"),

@@ -14,7 +14,7 @@ the deduplication, the orphan repair, the feature lookback and the rescoring of 
 all exercised.
 
 The daily runs build with their data tests, as `daily_refresh` does: a test failing on an incremental
-state fails the fixture. The first build and the full-refresh reference skip them (NO_TESTS): they
+state fails the fixture. The first build and the full-refresh reference skip them (NO_DATA_TESTS): they
 only set up and compare, and tests/warehouse/test_dbt_build.py runs every test on a built warehouse.
 """
 
@@ -27,7 +27,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import DbtEnv, generate_world
+from tests.conftest import NO_DATA_TESTS, DbtEnv, generate_world
 from tests.pipeline import TINY_PIPELINE, tiny_specs
 
 HELD_BACK_DAYS = 3
@@ -35,7 +35,6 @@ WORLD = {**TINY_PIPELINE, "days": 90, "defect_rate": 0.03}
 RUN_CONTEXT_COLUMNS = ("scored_at",)
 COMPARED_SCHEMAS = ("staging", "intermediate", "marts", "features", "quarantine", "audit")
 SCORE_TABLES = ("ml.payment_fraud_scores", "ml.daily_demand_scores")
-NO_TESTS = "--exclude-resource-type test unit_test"
 
 
 @dataclass(frozen=True)
@@ -81,10 +80,10 @@ def warehouses(tmp_path_factory: pytest.TempPathFactory) -> Warehouses:
     _copy_days(landing, incremental.landing_dir, set(days) - set(held_back))
     incremental.in_process(
         "ml tables",
-        f"dbt build {NO_TESTS}",
+        f"dbt build {NO_DATA_TESTS}",
         "ml train",
         "ml score",
-        f"dbt build --selector after_scores {NO_TESTS}",
+        f"dbt build --selector after_scores {NO_DATA_TESTS}",
     )
     for folder in held_back:
         _copy_days(landing, incremental.landing_dir, {folder})
@@ -97,9 +96,9 @@ def warehouses(tmp_path_factory: pytest.TempPathFactory) -> Warehouses:
     shutil.copy(incremental.database, full.database)
     shutil.copytree(incremental.models_dir, full.models_dir)
     full.in_process(
-        f"dbt build --full-refresh --exclude source:ml+ {NO_TESTS}",
+        f"dbt build --full-refresh --exclude source:ml+ {NO_DATA_TESTS}",
         "ml score",
-        f"dbt build --full-refresh --selector after_scores {NO_TESTS}",
+        f"dbt build --full-refresh --selector after_scores {NO_DATA_TESTS}",
     )
     return Warehouses(incremental, full, [day.removeprefix("date=") for day in held_back])
 
