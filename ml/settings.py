@@ -34,6 +34,11 @@ RETAIL = "retail"
 # The dask.distributed scheduler a spec with `lightgbm.engine: dask` trains on (host:port); unset, a
 # local cluster of the spec's `workers` processes is started for the run (ml/training/distributed.py).
 DASK_VARIABLE = "DASK_SCHEDULER_ADDRESS"
+# The engine that builds the warehouse: `duckdb` (the build file above) or `spark` (dbt's `spark`
+# target: tables as Parquet under SPARK_WAREHOUSE_DIR, warehouse/profiles.yml). Dagster's dbt steps,
+# the ML layer's reads and writes and the publish follow it (orchestration/lib/engine.py).
+ENGINE_VARIABLE = "WAREHOUSE_ENGINE"
+ENGINES = ("duckdb", "spark")
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,7 @@ class Settings:
     specs_dir: Path  # the model specs
     domains: tuple[str, ...] = (RETAIL,)  # the domains switched on, retail first
     dask_scheduler: str | None = None  # where dask-engine models train; None: a local cluster
+    engine: str = ENGINES[0]  # what builds the warehouse: duckdb or spark
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -55,6 +61,7 @@ class Settings:
             **paths,
             domains=parse_domains(values.get(DOMAINS_VARIABLE, "")),
             dask_scheduler=values.get(DASK_VARIABLE) or None,
+            engine=parse_engine(values.get(ENGINE_VARIABLE, "")),
         )
 
     def resolved(self) -> Settings:
@@ -67,6 +74,14 @@ def parse_domains(value: str) -> tuple[str, ...]:
     """`WAREHOUSE_DOMAINS`' names, retail first and each once ("" or "retail": retail only)."""
     names = [name.strip() for name in value.split(",") if name.strip()]
     return (RETAIL, *dict.fromkeys(name for name in names if name != RETAIL))
+
+
+def parse_engine(value: str) -> str:
+    """`WAREHOUSE_ENGINE`'s engine ("" means duckdb); anything else is refused by name."""
+    engine = value.strip().lower() or ENGINES[0]
+    if engine not in ENGINES:
+        raise ValueError(f"{ENGINE_VARIABLE}={value!r}: the warehouse engine is one of {', '.join(ENGINES)}")
+    return engine
 
 
 def settings() -> Settings:
@@ -94,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{variable}={getattr(current, field)}")
     print(f"{DOMAINS_VARIABLE}={','.join(current.domains)}")
     print(f"{DASK_VARIABLE}={current.dask_scheduler or ''}")
+    print(f"{ENGINE_VARIABLE}={current.engine}")
     return 0
 
 

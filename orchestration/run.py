@@ -27,7 +27,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from ml.settings import DATA_DIR
+from ml.settings import DATA_DIR, settings
 from orchestration.lib.environment import REPO_ROOT, analytics_db, warehouse_db
 from orchestration.lib.inputs import (
     digest_after_run,
@@ -198,7 +198,11 @@ def main(argv: list[str] | None = None) -> int:
     if analytics_db().is_file():
         for line in summary(analytics_db()):
             say(line)
-    say(f"Build file {warehouse_db()}. Full log: {log}")
+    if settings().engine == "spark":
+        built = f"Built on Spark: tables in {os.environ.get('SPARK_WAREHOUSE_DIR', 'data/spark-warehouse')}"
+    else:
+        built = f"Build file {warehouse_db()}"
+    say(f"{built}. Full log: {log}")
     say(f"The run in the UI: `make dev`, then {UI_URL}/runs/{run.run_id}")
     return 0
 

@@ -49,9 +49,10 @@ TINY_SPEC_CHANGES = {
 }
 
 
-def tiny_specs(directory: Path) -> Path:
+def tiny_specs(directory: Path, spec_changes: dict[str, dict[str, object]] | None = None) -> Path:
+    """The real specs with `spec_changes` (default TINY_SPEC_CHANGES) applied, written to `directory`."""
     directory.mkdir(parents=True, exist_ok=True)
-    for name, changes in TINY_SPEC_CHANGES.items():
+    for name, changes in (spec_changes or TINY_SPEC_CHANGES).items():
         spec = yaml.safe_load((SPEC_DIR / f"{name}.yml").read_text())
         for dotted, value in changes.items():
             *parents, leaf = dotted.split(".")

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from functools import cache
 
-from ml.settings import DOMAINS_VARIABLE, RETAIL
+from ml.settings import DOMAINS_VARIABLE, RETAIL, settings
 from ml.specs import ModelSpec, load_specs, specs_of
 from orchestration.defs.dbt.resources import manifest
+from orchestration.lib.engine import dbt_target_environ
 
 DOMAINS_FOLDER = "domains"  # warehouse/models/domains/<name>/
 
@@ -28,8 +29,8 @@ def running_domains() -> tuple[str, ...]:
 
 
 def dbt_environ() -> dict[str, str]:
-    """What dbt must see to parse the project as the manifest was parsed."""
-    return {DOMAINS_VARIABLE: ",".join(running_domains())}
+    """What dbt must see to parse the project as the manifest was parsed, on the engine's target."""
+    return {DOMAINS_VARIABLE: ",".join(running_domains()), **dbt_target_environ(settings())}
 
 
 def running_specs() -> dict[str, ModelSpec]:

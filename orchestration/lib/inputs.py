@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from stat import S_ISREG
 
-from ml.settings import DOMAINS_VARIABLE, PATH_VARIABLES
+from ml.settings import DOMAINS_VARIABLE, ENGINE_VARIABLE, PATH_VARIABLES
 from orchestration.lib.environment import REPO_ROOT, analytics_db, landing_dir
 
 # The project files a run executes or reads: code, SQL, seeds, specs, locked dependencies.
@@ -30,13 +30,16 @@ PROJECT_FILES = (
     "seeds/*.csv",
     "requirements.lock",
 )
-# Settings that change what a run writes (paths, the PII salt, the scoring engine, the domains).
+# Settings that change what a run writes (paths, the PII salt, the scoring engine, the domains,
+# the warehouse engine and where Spark keeps its tables).
 SETTINGS = (
     *PATH_VARIABLES,
     "WAREHOUSE_PII_SALT",
     "ML_COMPILED_SCORING",
     "ML_COMPILE_MIN_ROWS",
     DOMAINS_VARIABLE,
+    ENGINE_VARIABLE,
+    "SPARK_WAREHOUSE_DIR",
 )
 SKIPPED_FOLDERS = {"target", "logs", "__pycache__"}
 

@@ -18,6 +18,14 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ml.settings import settings
+from orchestration.lib.engine import running_session
+from orchestration.lib.spark_tables import create_ml_tables
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 WAREHOUSE_DIR = Path(__file__).resolve().parents[2] / "warehouse"
 # The schemas dbt builds (the landing relations and the ml layer's tables are its inputs).
@@ -40,36 +48,19 @@ def build(command: str, extra_args: list[str]) -> None:
                 f"dbt {' '.join(args)} failed on Spark: {result.exception or 'see the log above'}"
             )
         if step[0] == "run-operation":
-            create_ml_tables()
+            create_ml_tables(active_session(), settings().domains)
 
 
-def spark_type(data_type: str) -> str:
-    """A declared DuckDB type in Spark SQL: lists are arrays, no unsigned integers, no bare VARCHAR."""
-    base = data_type.removesuffix("[]").replace("varchar", "string").replace("ubigint", "decimal(20, 0)")
-    return f"array<{base}>" if data_type.endswith("[]") else base
-
-
-def create_ml_tables() -> None:
-    """The ml layer's tables, empty when missing, in the session dbt opened (as `python -m ml tables`
-    does on DuckDB; dbt creates nothing in the ml schema)."""
-    from pyspark.sql import SparkSession
-
-    from ml.output_tables import declared_tables
-
-    spark = SparkSession.getActiveSession()
+def active_session() -> SparkSession:
+    spark = running_session()
     assert spark is not None, "dbt-spark did not leave its session"
-    spark.sql("create schema if not exists ml")
-    for table, columns in declared_tables().items():
-        body = ", ".join(f"{name} {spark_type(data_type)}" for name, data_type in columns)
-        spark.sql(f"create table if not exists {table} ({body}) using parquet")
+    return spark
 
 
 def export(out_dir: Path) -> int:
     import pyarrow.parquet as pq
-    from pyspark.sql import SparkSession
 
-    spark = SparkSession.getActiveSession()
-    assert spark is not None, "dbt-spark did not leave its session"
+    spark = active_session()
     out_dir.mkdir(parents=True, exist_ok=True)
     count = 0
     for schema in BUILT_SCHEMAS:

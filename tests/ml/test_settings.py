@@ -36,6 +36,13 @@ def test_retail_is_always_on_first_and_each_domain_is_named_once() -> None:
     )
 
 
+def test_the_engine_is_duckdb_unless_spark_is_named_and_a_typo_is_refused() -> None:
+    assert Settings.from_environ({}).engine == "duckdb"
+    assert Settings.from_environ({"WAREHOUSE_ENGINE": " Spark "}).engine == "spark"
+    with pytest.raises(ValueError, match=r"WAREHOUSE_ENGINE=.sparc.: .* one of duckdb, spark"):
+        Settings.from_environ({"WAREHOUSE_ENGINE": "sparc"})
+
+
 def test_the_command_prints_every_path_and_creates_the_database_folders(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -44,5 +51,10 @@ def test_the_command_prints_every_path_and_creates_the_database_folders(
     assert main(["--make-dirs"]) == 0
     assert (tmp_path / "built").is_dir() and (tmp_path / "published").is_dir()
     printed = dict(line.split("=", 1) for line in capsys.readouterr().out.splitlines())
-    assert set(printed) == {*PATH_VARIABLES, "WAREHOUSE_DOMAINS", "DASK_SCHEDULER_ADDRESS"}
+    assert set(printed) == {
+        *PATH_VARIABLES,
+        "WAREHOUSE_DOMAINS",
+        "DASK_SCHEDULER_ADDRESS",
+        "WAREHOUSE_ENGINE",
+    }
     assert printed["WAREHOUSE_DB"] == str(tmp_path / "built" / "warehouse.duckdb")

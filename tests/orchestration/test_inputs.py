@@ -43,7 +43,10 @@ def test_the_digest_is_stable_and_follows_every_landing_change(landing: Path) ->
 def test_the_digest_follows_the_settings(landing: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     first = digest()
     monkeypatch.setenv("WAREHOUSE_PII_SALT", "another salt")
-    assert digest() != first
+    salted = digest()
+    assert salted != first
+    monkeypatch.setenv("WAREHOUSE_ENGINE", "spark")  # the same inputs on another engine: a new run
+    assert digest() != salted
 
 
 def test_a_run_records_what_it_read(landing: Path) -> None:

@@ -31,9 +31,11 @@ from dagster_dbt import DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from ml.duckdb_limits import connect
 from ml.identifiers import quote_relation
+from ml.settings import settings
 from orchestration.defs.dbt.resources import dbt_project
 from orchestration.defs.domains import dbt_environ
 from orchestration.defs.lock import WarehouseLock  # held for the run: see orchestration/defs/lock.py
+from orchestration.lib import engine
 from orchestration.lib.dbt_target import invocation_folder, keep_parse_state, prune_invocations
 from orchestration.lib.environment import environ_set, warehouse_db
 from orchestration.lib.partitions import FULL_REFRESH_TAG, LANDING_DAYS, SINGLE_RUN, partition_days
@@ -62,7 +64,10 @@ def lock_retry_or_raise(error: Exception, retry_number: int) -> None:
 
 
 def row_counts(keys: list[AssetKey]) -> dict[AssetKey, int]:
-    """Rows of each materialized table, read once dbt released the file."""
+    """Rows of each materialized table, read once dbt released the file (on Spark, by Spark)."""
+    if settings().engine == engine.SPARK:
+        counts = engine.row_counts([".".join(key.path) for key in keys])
+        return {key: counts[".".join(key.path)] for key in keys}
     with connect(warehouse_db(), read_only=True) as con:
         return {
             key: int(con.execute(f"select count(*) from {quote_relation('.'.join(key.path))}").fetchone()[0])
@@ -89,8 +94,11 @@ def run_dbt(context: AssetExecutionContext, dbt: DbtCliResource, days: Mapping[s
     target = invocation_folder(context.op_execution_context.op.name, context.run.run_id)
     full_refresh = ["--full-refresh"] if context.run.tags.get(FULL_REFRESH_TAG) == "true" else []
     materializations = []  # (table, event), yielded once dbt has released the file
-    # for as long as dbt runs (it runs in this process): the days, and the domains of the manifest
+    # for as long as dbt runs (it runs in this process): the days, the domains of the manifest, the target
     with environ_set({**dbt_environ(), **(days or {})}):
+        if settings().engine == engine.SPARK:  # the landing views and the ml tables, in the run's session
+            sources = str(target / engine.SOURCES_FOLDER)
+            engine.prepare_spark({**dbt_environ(), "DBT_TARGET_PATH": sources, "DBT_LOG_PATH": sources})
         invocation = dbt.cli(
             ["build", *BUILD_FLAGS, *full_refresh], context=context, raise_on_error=False, target_path=target
         )

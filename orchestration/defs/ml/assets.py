@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from ml.duckdb_limits import connect
 from ml.identifiers import quote, quote_relation
 from ml.specs import ModelSpec
-from orchestration.defs.domains import running_specs
+from orchestration.defs.domains import dbt_environ, running_specs
 from orchestration.defs.lock import LOCK_KEY
 from orchestration.defs.settings import SETTINGS_KEY, WarehouseSettings
+from orchestration.lib.engine import ml_connection
 from orchestration.lib.partitions import LANDING_DAYS, SINGLE_RUN, partition_days
 from orchestration.lib.translator import ML_GROUP, table_key
 
@@ -68,7 +68,7 @@ def training_asset(spec: ModelSpec) -> dg.AssetsDefinition:
 
         # a run the retraining sensor started says why; the alias history keeps it with the gate's verdict
         trigger = context.run.tags.get(RETRAIN_REASON_TAG)
-        with connect(settings.warehouse_db) as con:
+        with ml_connection(settings.paths, dbt_environ()) as con:
             result = run_training(
                 con, spec, settings.models_dir, now_utc(), trigger=trigger, cluster=settings.dask_scheduler
             )
@@ -132,7 +132,7 @@ def scoring_asset(spec: ModelSpec) -> dg.AssetsDefinition:
         days = partition_days(context) if daily else None
         if days:
             context.log.info(f"scoring landing days {days[0]} to {days[1]} in one pass")
-        with connect(settings.warehouse_db) as con:
+        with ml_connection(settings.paths, dbt_environ()) as con:
             result = score(
                 con, spec, settings.models_dir, now_utc(), days=days, cluster=settings.dask_scheduler
             )

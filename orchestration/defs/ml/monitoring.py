@@ -7,13 +7,13 @@ the retraining sensor (orchestration/defs/automation.py) acts on their verdicts.
 # no `from __future__ import annotations`: Dagster checks the context annotation at runtime
 import dagster as dg
 
-from ml.duckdb_limits import connect
 from ml.monitoring.checks import FEATURE_DRIFT, MATURED_PERFORMANCE, PREDICTION_DRIFT, Verdict
 from ml.specs import ModelSpec
-from orchestration.defs.domains import running_specs
+from orchestration.defs.domains import dbt_environ, running_specs
 from orchestration.defs.lock import LOCK_KEY
 from orchestration.defs.ml.assets import WRITER_RETRY, now_utc, numeric_metadata, scores_key
 from orchestration.defs.settings import SETTINGS_KEY, WarehouseSettings
+from orchestration.lib.engine import ml_connection
 from orchestration.lib.markdown import markdown_table
 from orchestration.lib.translator import ML_GROUP
 
@@ -76,7 +76,7 @@ def monitoring_asset(spec: ModelSpec) -> dg.AssetsDefinition:
         settings: WarehouseSettings = context.resources.settings
         from ml.monitoring.run import monitor
 
-        with connect(settings.warehouse_db) as con:
+        with ml_connection(settings.paths, dbt_environ()) as con:
             result = monitor(con, spec, settings.models_dir, now_utc())
         window = f"{result.latest_window[0]}..{result.latest_window[1]}" if result.latest_window else "none"
         context.log.info(

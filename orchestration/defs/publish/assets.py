@@ -5,10 +5,12 @@ new snapshot (orchestration/lib/compaction.py)."""
 
 import dagster as dg
 
+from orchestration.defs.domains import dbt_environ
 from orchestration.defs.lock import LOCK_KEY
 from orchestration.defs.publish.publishing import publish
 from orchestration.defs.settings import SETTINGS_KEY, WarehouseSettings
 from orchestration.lib.compaction import compact_if_fragmented
+from orchestration.lib.engine import build_source
 from orchestration.lib.markdown import markdown_table
 
 PUBLISH_KEY = dg.AssetKey(["publish", "analytics_duckdb"])
@@ -26,19 +28,20 @@ def publish_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
     )
     def analytics_duckdb(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         settings: WarehouseSettings = context.resources.settings
-        result = publish(settings.warehouse_db, settings.analytics_db)
+        source = build_source(settings.paths, dbt_environ())  # Spark's tables, or the build file
+        result = publish(settings.warehouse_db, settings.analytics_db, source)
         context.log.info(f"published {len(result.tables)} tables to {result.path}")
         rows = [(table, f"{count:,}") for table, count in result.tables.items()]
-        compaction = compact_if_fragmented(settings.warehouse_db)
-        context.log.info(f"build file {compaction.path.name}: compaction {compaction.note}")
-        return dg.MaterializeResult(
-            metadata={
-                "path": dg.MetadataValue.path(str(result.path)),
-                "tables": dg.MetadataValue.md(markdown_table(("table", "rows"), rows, right=("rows",))),
-                "dagster/row_count": sum(result.tables.values()),
-                "build_file_mib": round(compaction.bytes_after / 2**20, 1),
-                "build_file_compaction": compaction.note,
-            }
-        )
+        metadata = {
+            "path": dg.MetadataValue.path(str(result.path)),
+            "tables": dg.MetadataValue.md(markdown_table(("table", "rows"), rows, right=("rows",))),
+            "dagster/row_count": sum(result.tables.values()),
+        }
+        if source is None:  # on Spark there is no build file to compact
+            compaction = compact_if_fragmented(settings.warehouse_db)
+            context.log.info(f"build file {compaction.path.name}: compaction {compaction.note}")
+            metadata["build_file_mib"] = round(compaction.bytes_after / 2**20, 1)
+            metadata["build_file_compaction"] = compaction.note
+        return dg.MaterializeResult(metadata=metadata)
 
     return analytics_duckdb

@@ -9,8 +9,11 @@ leaves either the old snapshot or the new one, never a torn file."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+import duckdb
 
 from ml.duckdb_limits import connect
 from ml.write_points import reached
@@ -25,7 +28,22 @@ class Published:
     tables: dict[str, int]  # schema.table -> rows
 
 
-def publish(build_file: Path, target: Path) -> Published:
+def attach_file(build_file: Path) -> Callable[[duckdb.DuckDBPyConnection], None]:
+    """The DuckDB build file as the database `build`, read-only."""
+
+    def attach(con: duckdb.DuckDBPyConnection) -> None:
+        con.execute(f"attach '{build_file}' as build (read_only)")
+
+    return attach
+
+
+def publish(
+    build_file: Path,
+    target: Path,
+    attach_build: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+) -> Published:
+    """Publish the build file's marts and ml schemas (or those of the database `attach_build`
+    attaches as `build`: Spark's, orchestration/lib/engine.py) to `target`."""
     target.parent.mkdir(parents=True, exist_ok=True)
     # a publish killed before its rename leaves its staging file: remove any (one publisher at a time)
     for stale in target.parent.glob(f".{target.name}.*.tmp"):
@@ -34,7 +52,7 @@ def publish(build_file: Path, target: Path) -> Published:
     tables: dict[str, int] = {}
     try:
         with connect(staging) as out:
-            out.execute(f"attach '{build_file}' as build (read_only)")
+            (attach_build or attach_file(build_file))(out)
             relations = out.execute(
                 "select schema_name, table_name from duckdb_tables() where database_name = 'build' "
                 "and schema_name in (select unnest(?)) "

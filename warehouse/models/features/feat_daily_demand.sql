@@ -182,17 +182,21 @@ final as (
         products.category_id,
         stores.store_type,
         {{ iso_day_of_week('series_history.forecast_date') }} as day_of_week,
-        dayofmonth(series_history.forecast_date) as day_of_month,
-        month(series_history.forecast_date) as month_of_year,
-        dayofyear(series_history.forecast_date) as day_of_year,
+        -- bigint and double spelled out: Spark's calendar parts are int and its decimal quotient a
+        -- decimal, and a model's feature signature records the types it was trained on
+        cast(dayofmonth(series_history.forecast_date) as bigint) as day_of_month,
+        cast(month(series_history.forecast_date) as bigint) as month_of_year,
+        cast(dayofyear(series_history.forecast_date) as bigint) as day_of_year,
         holidays.holiday_date is not null and stores.store_type = 'physical' as is_holiday,
         least(greatest({{ days_between(
             'series_history.forecast_date', 'make_date(year(series_history.forecast_date), 12, 25)',
         ) }}, -10), 60) as days_to_christmas,
         {{ days_between('products.launched_on', 'series_history.forecast_date') }} as days_since_launch,
         coalesce(known_prices.list_price_usd, products.launch_list_price_usd) as list_price_usd,
-        coalesce(known_prices.list_price_usd, products.launch_list_price_usd)
-        / products.launch_list_price_usd as price_vs_launch,
+        cast(
+            coalesce(known_prices.list_price_usd, products.launch_list_price_usd)
+            / products.launch_list_price_usd as double
+        ) as price_vs_launch,
         coalesce(known_promotions.discount_pct, 0) as discount_pct,
         series_history.units_same_weekday_lag_14,
         series_history.units_same_weekday_lag_21,
