@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from ml.settings import settings
 from orchestration.lib.engine import running_session
-from orchestration.lib.spark_tables import create_ml_tables
+from orchestration.lib.spark_tables import catalog_tables, create_ml_tables
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -66,10 +66,8 @@ def export(out_dir: Path) -> int:
     for schema in BUILT_SCHEMAS:
         if not spark.catalog.databaseExists(schema):
             continue
-        for table in spark.catalog.listTables(schema):
-            pq.write_table(
-                spark.table(f"{schema}.{table.name}").toArrow(), out_dir / f"{schema}.{table.name}.parquet"
-            )
+        for table in catalog_tables(spark, schema):
+            pq.write_table(spark.table(f"{schema}.{table}").toArrow(), out_dir / f"{schema}.{table}.parquet")
             count += 1
     return count
 

@@ -35,6 +35,13 @@ if TYPE_CHECKING:
 PARTITION_TYPES = {"string": "varchar", "date": "date", "int": "integer", "bigint": "bigint"}
 
 
+def catalog_tables(spark: SparkSession, schema: str) -> list[str]:
+    """The names of a schema's tables and views in Spark's catalog, sorted; the session's temporary
+    views are left out (`listTables` also lists them under every schema: dbt-spark's incremental
+    runs leave `<model>__dbt_tmp` views behind)."""
+    return sorted(t.name for t in spark.catalog.listTables(schema) if not t.isTemporary)
+
+
 def spark_type(data_type: str) -> str:
     """A declared DuckDB type in Spark SQL: lists are arrays, no unsigned integers, no bare VARCHAR."""
     base = data_type.removesuffix("[]").replace("varchar", "string").replace("ubigint", "decimal(20, 0)")
@@ -79,7 +86,7 @@ def expose(con: duckdb.DuckDBPyConnection, spark: SparkSession, schema: str) -> 
     database: a view over its files, or an empty table with its columns. Returns the relations."""
     con.execute(f"create schema if not exists {quote(schema)}")
     exposed = []
-    for table in sorted(t.name for t in spark.catalog.listTables(schema)):
+    for table in catalog_tables(spark, schema):
         relation = f"{schema}.{table}"
         sql = select_sql(spark, relation)
         if sql is None:
@@ -111,7 +118,7 @@ def load_ml(con: duckdb.DuckDBPyConnection, spark: SparkSession, domains: tuple[
     declared = set(ml_tables(con))
     spark.sql(f"create schema if not exists {ML_SCHEMA}")
     loaded = []
-    for table in sorted(t.name for t in spark.catalog.listTables(ML_SCHEMA)):
+    for table in catalog_tables(spark, ML_SCHEMA):
         relation = f"{ML_SCHEMA}.{table}"
         rows = spark.table(relation).toArrow()  # noqa: F841 (read by DuckDB below)
         if relation in declared:
@@ -152,7 +159,7 @@ def write_back(con: duckdb.DuckDBPyConnection, spark: SparkSession, relations: I
     """Replace each Spark ml table with the connection's rows (columns matched by name, Spark's table
     definition kept); a table Spark lacks is created from the rows. Returns what was written."""
     written = []
-    existing = {t.name for t in spark.catalog.listTables(ML_SCHEMA)}
+    existing = set(catalog_tables(spark, ML_SCHEMA))
     for relation in relations:
         rows = spark.createDataFrame(con.sql(spark_ready_sql(con, relation)).to_arrow_table())
         name = relation.split(".", 1)[1]

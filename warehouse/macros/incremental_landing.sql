@@ -59,6 +59,10 @@
     condition on the table's rows; `derived` names the columns the model computes after typing, which
     the table's rows are stripped of. -#}
 {% macro rows_to_classify(landed, keys, recheck, derived) -%}
+    {{ return(adapter.dispatch('rows_to_classify')(landed, keys, recheck, derived)) }}
+{%- endmacro %}
+
+{% macro default__rows_to_classify(landed, keys, recheck, derived) -%}
     {%- set key_list = keys | join(', ') -%}
     select * from {{ landed }}
     {%- if is_incremental() %}
@@ -72,4 +76,62 @@
             where {{ recheck }}
         )
     {%- endif %}
+{%- endmacro %}
+
+{#- On Spark a base model is partitioned by landing day (`_loaded_on`) and an incremental run
+    replaces whole days (insert_overwrite): the days of the new rows and of the loaded rows whose
+    classification they can change. Every loaded row of those days is classified again and written
+    with them, and the loaded rows of other days that share a key with one of them are read as well,
+    so that deduplication sees every copy of a key, but not written. The model's final select keeps
+    the replaced days only (`landing_days_written`). -#}
+{% macro landing_day_partitions() -%}
+    {{ return(['_loaded_on'] if target.type == 'spark' else none) }}
+{%- endmacro %}
+
+{% macro days_to_replace(landed, keys, recheck) -%}
+    {%- set key_list = keys | join(', ') -%}
+    select _loaded_on from {{ landed }}
+    union
+    select _loaded_on from {{ this }}
+    where ({{ key_list }}) in (
+        select {{ key_list }} from {{ landed }}
+        union
+        select {{ key_list }} from {{ this }}
+        where {{ recheck }}
+    )
+{%- endmacro %}
+
+{% macro spark__rows_to_classify(landed, keys, recheck, derived) -%}
+    {%- set key_list = keys | join(', ') -%}
+    select * from {{ landed }}
+    {%- if is_incremental() %}
+        union all
+        select {{ landed_column_order(this, exclude=derived + ['_dq_reason', '_is_duplicate']) }}
+        from {{ this }}
+        where _loaded_on in ({{ days_to_replace(landed, keys, recheck) }})
+            or ({{ key_list }}) in (
+                select {{ key_list }} from {{ this }}
+                where _loaded_on in ({{ days_to_replace(landed, keys, recheck) }})
+            )
+    {%- endif %}
+{%- endmacro %}
+
+{#- The table's columns in the order of the `landed` CTE: the lineage columns first, as
+    parquet_lineage_columns writes them (Spark keeps a partition column last in the table). -#}
+{% macro landed_column_order(relation, exclude) -%}
+    {%- set lineage = ['_source_file', '_loaded_on', '_source_row_number', '_source_row'] -%}
+    {%- set names = lineage[:] -%}
+    {%- for column in adapter.get_columns_in_relation(relation) -%}
+        {%- if column.name not in lineage and column.name not in exclude -%}
+            {%- do names.append(column.name) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(names | join(', ')) }}
+{%- endmacro %}
+
+{#- A base model's final filter: on an incremental Spark run, the days being replaced; else none. -#}
+{% macro landing_days_written(landed, keys, recheck) -%}
+    {%- if target.type == 'spark' and is_incremental() -%}
+        where _loaded_on in ({{ days_to_replace(landed, keys, recheck) }})
+    {%- endif -%}
 {%- endmacro %}

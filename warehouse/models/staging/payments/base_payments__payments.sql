@@ -2,6 +2,7 @@
     config(
         materialized='incremental',
         unique_key=['_source_file', '_source_row_number'],
+        partition_by=landing_day_partitions(),
     )
 }}
 
@@ -19,6 +20,9 @@
     ["payment_status not in ('authorized', 'declined')", 'invalid_payment_status'],
     ['not has_known_order', 'orphan_order_id'],
 ] %}
+
+{#- the keys whose copies are classified together, and the loaded rows to classify again -#}
+{%- set reclassified = {'keys': ['payment_id'], 'recheck': 'not has_known_order'} %}
 
 with source as (
     select * from {{ source('payments', 'payments') }}
@@ -56,9 +60,8 @@ landed as (
 typed as (
     {{ rows_to_classify(
         'landed',
-        keys=['payment_id'],
-        recheck='not has_known_order',
         derived=['usd_per_unit', 'amount_usd', 'has_known_order'],
+        **reclassified,
     ) }}
 ),
 
@@ -87,3 +90,4 @@ final as (
 )
 
 select * from final
+{{ landing_days_written('landed', **reclassified) }}

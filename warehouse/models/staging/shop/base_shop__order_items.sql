@@ -2,6 +2,7 @@
     config(
         materialized='incremental',
         unique_key=['_source_file', '_source_row_number'],
+        partition_by=landing_day_partitions(),
     )
 }}
 
@@ -16,6 +17,12 @@
     ['not has_known_order', 'orphan_order_id'],
     ['not has_known_product', 'orphan_product_id'],
 ] %}
+
+{#- the keys whose copies are classified together, and the loaded rows to classify again -#}
+{%- set reclassified = {
+    'keys': ['order_id', 'line_number'],
+    'recheck': 'not has_known_order or not has_known_product',
+} %}
 
 with source as (
     select * from {{ source('shop', 'order_items') }}
@@ -50,9 +57,8 @@ landed as (
 typed as (
     {{ rows_to_classify(
         'landed',
-        keys=['order_id', 'line_number'],
-        recheck='not has_known_order or not has_known_product',
         derived=['usd_per_unit', 'unit_price_usd', 'has_known_order', 'has_known_product'],
+        **reclassified,
     ) }}
 ),
 
@@ -82,3 +88,4 @@ final as (
 )
 
 select * from final
+{{ landing_days_written('landed', **reclassified) }}

@@ -2,6 +2,7 @@
     config(
         materialized='incremental',
         unique_key=['_source_file', '_source_row_number'],
+        partition_by=landing_day_partitions(),
     )
 }}
 
@@ -15,6 +16,9 @@
     ["order_status not in ('completed', 'payment_failed')", 'invalid_order_status'],
     ['not has_known_store', 'orphan_store_id'],
 ] %}
+
+{#- the keys whose copies are classified together, and the loaded rows to classify again -#}
+{%- set reclassified = {'keys': ['order_id'], 'recheck': 'false'} %}
 
 with source as (
     select * from {{ source('shop', 'orders') }}
@@ -40,7 +44,7 @@ landed as (
 
 -- the new rows, and the loaded rows whose classification they can change
 typed as (
-    {{ rows_to_classify('landed', keys=['order_id'], recheck='false', derived=['has_known_store']) }}
+    {{ rows_to_classify('landed', derived=['has_known_store'], **reclassified) }}
 ),
 
 checked as (
@@ -65,3 +69,4 @@ final as (
 )
 
 select * from final
+{{ landing_days_written('landed', **reclassified) }}
