@@ -191,7 +191,7 @@ UNIT_SECONDS = {
     "tests/warehouse/test_incremental_equivalence.py": 250,
     "tests/orchestration/test_engine_switch.py": 230,
     "tests/ml/test_regime_change.py": 200,
-    "tests/warehouse/test_engines.py": 130,
+    "tests/warehouse/test_engines.py": 180,
     "built_warehouse": 140,
     "tests/bench/test_bench.py": 110,
     "tests/reliability/test_bad_input.py": 95,
