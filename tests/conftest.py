@@ -189,7 +189,6 @@ UNIT_SECONDS = {
     "tiny_pipeline_run": 650,
     "trained_warehouse": 550,
     "tests/warehouse/test_incremental_equivalence.py": 250,
-    "tests/orchestration/test_engine_switch.py": 230,
     "tests/ml/test_regime_change.py": 200,
     "tests/warehouse/test_engines.py": 180,
     "built_warehouse": 140,

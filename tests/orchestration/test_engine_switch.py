@@ -2,6 +2,8 @@
 identical, and a run of `full_pipeline` on Spark builds, trains, scores and publishes what the same
 run on DuckDB does.
 
+The graph test runs in `make test`. The two runs (marker `engines`) take about 4 minutes alone and
+7 beside the cross-engine test on two cores, so `make test-all` runs them and CI does not.
 Both runs take the 20-day sample world through every asset of the job in one process each
 (tests/job_in_process.py), without the dbt data tests: on Spark each costs a second or more, and
 `make test` runs them on DuckDB (the whole Spark `dbt build` with its tests is in docs/scale-out.md).
@@ -132,6 +134,7 @@ def published(run: EngineRun) -> dict[str, object]:
 
 
 @pytest.mark.spark
+@pytest.mark.engines
 def test_the_pipeline_on_spark_publishes_what_it_publishes_on_duckdb(
     engine_runs: dict[str, EngineRun],
 ) -> None:
@@ -153,6 +156,7 @@ def test_the_pipeline_on_spark_publishes_what_it_publishes_on_duckdb(
 
 
 @pytest.mark.spark
+@pytest.mark.engines
 def test_on_spark_the_ml_layer_writes_to_spark_and_no_duckdb_build_file_is_made(
     engine_runs: dict[str, EngineRun],
 ) -> None:
