@@ -190,7 +190,7 @@ UNIT_SECONDS = {
     "trained_warehouse": 550,
     "tests/warehouse/test_incremental_equivalence.py": 250,
     "tests/ml/test_regime_change.py": 200,
-    "tests/warehouse/test_engines.py": 180,
+    "tests/warehouse/test_engines.py": 130,
     "built_warehouse": 140,
     "tests/bench/test_bench.py": 110,
     "tests/reliability/test_bad_input.py": 95,
