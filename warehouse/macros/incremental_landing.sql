@@ -70,12 +70,19 @@
         select {{ relation_columns(this, exclude=derived + ['_dq_reason', '_is_duplicate']) }}
         from {{ this }}
         where ({{ key_list }}) in (
-            select {{ key_list }} from {{ landed }}
-            union
-            select {{ key_list }} from {{ this }}
-            where {{ recheck }}
+            {{ keys_to_reclassify(landed, keys, recheck) }}
         )
     {%- endif %}
+{%- endmacro %}
+
+{#- The keys whose loaded rows are classified again: those of the new rows, and those of the loaded
+    rows `recheck` selects. -#}
+{% macro keys_to_reclassify(landed, keys, recheck) -%}
+    {%- set key_list = keys | join(', ') -%}
+    select {{ key_list }} from {{ landed }}
+    union
+    select {{ key_list }} from {{ this }}
+    where {{ recheck }}
 {%- endmacro %}
 
 {#- On Spark a base model is partitioned by landing day (`_loaded_on`) and an incremental run
@@ -94,10 +101,7 @@
     union
     select _loaded_on from {{ this }}
     where ({{ key_list }}) in (
-        select {{ key_list }} from {{ landed }}
-        union
-        select {{ key_list }} from {{ this }}
-        where {{ recheck }}
+        {{ keys_to_reclassify(landed, keys, recheck) }}
     )
 {%- endmacro %}
 
