@@ -29,7 +29,7 @@ DEMO_STAMP := data/.demo-generated
 
 help:
 	@echo "make run    set up, generate the demo data, build the warehouse"
-	@echo "make test   set up, lint (ruff, sqlfluff) and run the test suite (make test-all: with soak, quality and engines tests)"
+	@echo "make test   set up, lint (ruff, sqlfluff) and run the test suite (make test-all: with soak, quality, engines and bench tests)"
 	@echo "make dev    the Dagster UI (asset graph, runs, checks) on http://127.0.0.1:3000"
 	@echo "make lint   ruff + sqlfluff"
 	@echo "make evaluate  the champions against the simulator's oracle (quality bar)"
@@ -117,8 +117,8 @@ run: data build
 test: lint $(MANIFEST)
 	$(BIN)/python -m pytest
 
-# Everything: the soak repetitions of proven faults, the quality comparisons and the whole pipeline on
-# both engines included (about 8 more minutes).
+# Everything: the soak repetitions of proven faults, the quality comparisons, the whole pipeline on
+# both engines and the benchmark harness end to end included (about 10 more minutes).
 test-all: lint $(MANIFEST)
 	$(BIN)/python -m pytest -m ""
 

@@ -192,7 +192,6 @@ UNIT_SECONDS = {
     "tests/ml/test_regime_change.py": 200,
     "tests/warehouse/test_engines.py": 130,
     "built_warehouse": 140,
-    "tests/bench/test_bench.py": 110,
     "tests/reliability/test_bad_input.py": 95,
     "tests/ml/test_feature_leakage.py": 65,
     "tests/orchestration/test_dbt_in_process.py": 35,

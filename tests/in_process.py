@@ -17,6 +17,7 @@ import json
 import os
 import shlex
 import sys
+import time
 
 from orchestration.lib.dbt_in_process import InProcessDbt
 from orchestration.lib.environment import WAREHOUSE_DIR, environ_set
@@ -52,7 +53,9 @@ def main(commands: list[str]) -> int:
     for command in commands:
         settings, program, args = parse(command)
         print(f"$ {command}", flush=True)
+        started = time.monotonic()
         code = (run_dbt if program == "dbt" else run_ml)(args, settings)
+        print(f"({time.monotonic() - started:.1f} s)", flush=True)
         if code:
             print(f"failed ({code}): {command}", flush=True)
             return code

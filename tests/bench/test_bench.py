@@ -20,6 +20,7 @@ TINY_STAGES = ("generate", *PIPELINE)
 
 
 @pytest.mark.slow
+@pytest.mark.bench
 def test_bench_measures_every_stage_of_the_tiny_world(tmp_path: Path) -> None:
     results, docs = tmp_path / "results", tmp_path / "benchmarks.md"
     # one interpreter per side of the definitions-load ratio: the harness is under test, not the figure
