@@ -1,6 +1,7 @@
 {{ config(materialized='table') }}
 
 {%- set rules = required_column_rules(['machine_id', 'read_at_raw']) + [
+    ['has_failed is null', 'missing_required_field:failed'],
     ['not ' ~ has_utc_offset('read_at_raw'), 'timestamp_without_timezone'],
     ['read_at is null', 'invalid_timestamp'],
     ['runtime_hours < 0 or runtime_hours > 24', 'runtime_hours_out_of_range'],
@@ -21,7 +22,7 @@ typed as (
         vibration_mm_s,
         pressure_bar,
         runtime_hours,
-        coalesce(failed, false) as has_failed
+        failed as has_failed
     from source
 ),
 
