@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from orchestration.defs.alerts.sensors import alerts
 from orchestration.defs.automation import (
     RETRAIN_JOBS,
     daily_refresh,
@@ -43,7 +44,7 @@ defs = dg.Definitions(
     asset_checks=[freshness_checks(_sources)],
     jobs=[full_pipeline, daily_refresh, retraining, *RETRAIN_JOBS],
     schedules=[daily_schedule, weekly_retraining],
-    sensors=[new_landing_day, retrain_on_monitoring],
+    sensors=[new_landing_day, retrain_on_monitoring, alerts],
     resources={"dbt": dbt_resource(), LOCK_KEY: WarehouseLock(), SETTINGS_KEY: WarehouseSettings()},
     # Steps of any run, also an ad hoc materialization from the UI, go one after another in one
     # process: DuckDB allows one writer per file, and the run holds the warehouse lock throughout.

@@ -118,7 +118,7 @@ def test_groups_checks_jobs_schedules_and_sensors(defs: dg.Definitions) -> None:
         "retrain_daily_demand",
     }
     assert {s.cron_schedule for s in defs.schedules} == {"0 6 * * *", "0 3 * * 1"}
-    assert [s.name for s in defs.sensors] == ["new_landing_day", "retrain_on_monitoring"]
+    assert [s.name for s in defs.sensors] == ["new_landing_day", "retrain_on_monitoring", "alerts"]
     # a model's retraining job rebuilds what depends on it, and nothing else
     fraud = defs.resolve_job_def("retrain_payment_fraud").asset_layer.selected_asset_keys
     assert {k.to_user_string() for k in fraud} == {

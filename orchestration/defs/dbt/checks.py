@@ -9,6 +9,7 @@ import dagster as dg
 from orchestration.lib.landing import newest_days
 
 MAX_LAG_DAYS = 2
+FRESHNESS_CHECK = "landing_freshness"  # a failure is a stale landing source (alerted though a warning)
 
 
 def lag_days(newest: dict[tuple[str, str], date], table: tuple[str, str]) -> int | None:
@@ -30,13 +31,13 @@ def freshness_checks(specs: list[dg.AssetSpec]) -> dg.AssetChecksDefinition:
     @dg.multi_asset_check(
         specs=[
             dg.AssetCheckSpec(
-                "landing_freshness",
+                FRESHNESS_CHECK,
                 asset=key,
                 description="newest export within 2 days of the newest of any system",
             )
             for key in daily
         ],
-        name="landing_freshness",
+        name=FRESHNESS_CHECK,
     )
     def landing_freshness():
         newest = newest_days()
@@ -44,7 +45,7 @@ def freshness_checks(specs: list[dg.AssetSpec]) -> dg.AssetChecksDefinition:
             lag = lag_days(newest, table)
             yield dg.AssetCheckResult(
                 asset_key=key,
-                check_name="landing_freshness",
+                check_name=FRESHNESS_CHECK,
                 passed=lag is not None and lag <= MAX_LAG_DAYS,
                 severity=dg.AssetCheckSeverity.WARN,
                 metadata={"newest_day": str(newest.get(table)), "lag_days": -1 if lag is None else lag},
