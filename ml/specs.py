@@ -141,13 +141,18 @@ class MonitoringSpec:
     at `psi_warn`, fails at `psi_fail`; a window under `min_sample` rows is reported, not judged),
     and performance once labels are final, pooled over the latest `performance_days` matured days,
     against `performance_floors` (default: the gate's floors). `exclude` names features whose
-    distribution moves by design (calendar positions), kept out of the drift check."""
+    distribution moves by design (calendar positions), kept out of the drift check. `seasonal` names
+    numeric features whose level follows the season: each is judged on its PSI beyond what it moved
+    between comparable periods of its history (ml/monitoring/seasonal.py), counted from
+    `seasonal_warmup_days` after the first event (the days a trailing feature needs to be complete)."""
 
     psi_warn: float = 0.1
     psi_fail: float = 0.25
     bins: int = 10
     min_sample: int = 200
     exclude: tuple[str, ...] = ()
+    seasonal: tuple[str, ...] = ()
+    seasonal_warmup_days: int = 0
     performance_days: int = 14
     performance_floors: dict[str, float] = field(default_factory=dict)
     # a failing check retrains only once the warehouse has moved this many days past the newest
@@ -458,6 +463,10 @@ def _parse_monitoring(section: _Section, task: str, features: FeatureSpec, gates
     unknown = sorted(set(exclude) - set(features.names))
     if unknown:
         raise section.error("exclude", f"not features of this model: {unknown}")
+    seasonal = section.identifiers("seasonal", ())
+    not_numeric = sorted(set(seasonal) - set(features.numeric))
+    if not_numeric:
+        raise section.error("seasonal", f"not numeric features of this model: {not_numeric}")
     known = PERFORMANCE_DIRECTIONS[task]
     floors = section.get("performance_floors", dict, None)
     if floors is None:
@@ -475,6 +484,8 @@ def _parse_monitoring(section: _Section, task: str, features: FeatureSpec, gates
         bins=section.get("bins", int, 10, lambda v: 2 <= v <= 100, "an integer in 2..100"),
         min_sample=section.get("min_sample", int, 200, _positive, "an integer >= 1"),
         exclude=exclude,
+        seasonal=seasonal,
+        seasonal_warmup_days=section.get("seasonal_warmup_days", int, 0, lambda v: v >= 0, "an integer >= 0"),
         performance_days=section.get("performance_days", int, 14, _positive, "an integer >= 1"),
         performance_floors={metric: float(value) for metric, value in floors.items()},
         retrain_cooldown_days=section.get(

@@ -23,12 +23,14 @@ from ml.dataset import (
     latest_event,
     timestamp_sql,
     unique_columns,
+    window_for,
 )
 from ml.identifiers import quote, quote_relation
 from ml.monitoring import drift as drift_measure
 from ml.monitoring.checks import FEATURE_DRIFT, MATURED_PERFORMANCE, PREDICTION_DRIFT, Verdict
 from ml.monitoring.performance import below_floors, daily, performance
 from ml.monitoring.reference import PREDICTION, DriftReference
+from ml.monitoring.seasonal import Period, SeasonalHistory
 from ml.monitoring.tables import replace_version
 from ml.specs import ModelSpec
 
@@ -67,20 +69,34 @@ def data_now(con: duckdb.DuckDBPyConnection, spec: ModelSpec) -> datetime:
     return latest
 
 
+def _feature_columns(spec: ModelSpec, names: tuple[str, ...]) -> list[str]:
+    """The features as monitoring compares them: numbers as double, categories as text."""
+    kind = {name: "double" if name in spec.features.numeric else "varchar" for name in spec.features.names}
+    return [f"cast(f.{quote(name)} as {kind[name]}) as {quote(name)}" for name in names]
+
+
+def _event(spec: ModelSpec) -> str:
+    return f"cast(f.{quote(spec.event_timestamp)} as timestamp)"
+
+
+def _history_sql(spec: ModelSpec, until: datetime) -> str:
+    """The seasonal features of every row up to `until`, with their event day."""
+    day = f"cast({_event(spec)} as date) as _event_date"
+    columns = ", ".join([day, *_feature_columns(spec, spec.monitoring.seasonal)])
+    order = ", ".join(f"f.{quote(k)}" for k in spec.entity_key)
+    return (
+        f"select {columns} from {quote_relation(spec.features_relation)} f "
+        f"where {_event(spec)} <= {timestamp_sql(until)} order by {order}"
+    )
+
+
 def _scored_sql(
     spec: ModelSpec, version: int, after: datetime, until: datetime, label_known: datetime, is_time: bool
 ) -> str:
     """The champion's scored rows with their features, event time, window day and label."""
     keys = list(spec.entity_key)
-    feature_cols = []
-    for name in spec.features.names:
-        expr = f"f.{quote(name)}"
-        feature_cols.append(
-            f"cast({expr} as double) as {quote(name)}"
-            if name in spec.features.numeric
-            else f"cast({expr} as varchar) as {quote(name)}"
-        )
-    event = f"cast(f.{quote(spec.event_timestamp)} as timestamp)"
+    feature_cols = _feature_columns(spec, spec.features.names)
+    event = _event(spec)
     window_day = (
         f"s.{quote(spec.scoring.day_column)}" if spec.scoring.day_column else f"cast({event} as date)"
     )
@@ -123,9 +139,15 @@ def _drift_verdict(figures: list[drift_measure.DriftFigure], kind: str, spec: Mo
     judged = [f for f in chosen if f.status not in ("excluded", "insufficient")]
     if not judged:
         return Verdict("insufficient", "no window with enough rows to judge yet")
-    worst = max(judged, key=lambda f: (SEVERITY[f.status], f.psi))
+    worst = max(judged, key=lambda f: (SEVERITY[f.status], f.judged_psi))
+    seasonal = (
+        f", {worst.judged_psi:.3f} beyond its seasonal allowance {worst.seasonal_allowance:.3f} "
+        f"({worst.allowance_basis.replace('_', ' ')})"
+        if worst.seasonal_allowance is not None
+        else ""
+    )
     summary = (
-        f"{'prediction' if kind == 'prediction' else worst.feature}: PSI {worst.psi:.3f} "
+        f"{'prediction' if kind == 'prediction' else worst.feature}: PSI {worst.psi:.3f}{seasonal} "
         f"(n={worst.sample_size}; warn {spec.monitoring.psi_warn}, fail {spec.monitoring.psi_fail})"
     )
     status = worst.status if worst.status in ("warn", "fail") else "ok"
@@ -143,6 +165,22 @@ def _performance_verdict(spec: ModelSpec, matured: pl.DataFrame, threshold: floa
     if failures:
         return Verdict("fail", f"{span}: {'; '.join(failures)}", figures)
     return Verdict("ok", f"{span}: every floor met {spec.monitoring.performance_floors}", figures)
+
+
+def _seasonal_history(
+    con: duckdb.DuckDBPyConnection, spec: ModelSpec, training_cutoff: datetime
+) -> SeasonalHistory | None:
+    """The seasonal features' history up to the end of the champion's drift reference (its test
+    rows), or None when the spec names no seasonal feature."""
+    if not spec.monitoring.seasonal:
+        return None
+    split = window_for(spec, training_cutoff)
+    history = con.sql(_history_sql(spec, split.matured_until)).pl()
+    if history.is_empty():
+        return None
+    reference = Period((split.test_start + timedelta(microseconds=1)).date(), split.matured_until.date())
+    complete_from = history["_event_date"].min() + timedelta(days=spec.monitoring.seasonal_warmup_days)
+    return SeasonalHistory(history, reference, complete_from, spec.monitoring)
 
 
 def monitor(
@@ -169,8 +207,12 @@ def monitor(
     latest: tuple[date, date] | None = None
     latest_figures: list[drift_measure.DriftFigure] = []
     windows = _windows(spec, scored)
+    seasonal = _seasonal_history(con, spec, champion.training_cutoff) if reference is not None else None
     for start, end, part in windows if reference is not None else []:
-        figures = drift_measure.measure(reference, part, part["_score"].to_numpy(), spec.monitoring)
+        allowances = seasonal.allowances(Period(start, end)) if seasonal else None
+        figures = drift_measure.measure(
+            reference, part, part["_score"].to_numpy(), spec.monitoring, allowances
+        )
         for figure in figures:
             drift_rows.append(
                 {

@@ -28,7 +28,9 @@ create table if not exists {DRIFT_TABLE} (
     status varchar not null,
     psi_warn double not null,
     psi_fail double not null,
-    computed_at timestamp not null
+    computed_at timestamp not null,
+    seasonal_allowance double,
+    allowance_basis varchar
 );
 create table if not exists {PERFORMANCE_TABLE} (
     model_name varchar not null,
@@ -67,6 +69,7 @@ create table if not exists {VERDICTS_TABLE} (
 DRIFT_COLUMNS = [
     "model_name", "model_version", "window_start", "window_end", "feature", "feature_kind", "psi",
     "js_divergence", "sample_size", "reference_size", "status", "psi_warn", "psi_fail", "computed_at",
+    "seasonal_allowance", "allowance_basis",
 ]  # fmt: skip
 PERFORMANCE_COLUMNS = [
     "model_name", "model_version", "event_date", "rows", "positives", "auc_pr", "auc_roc", "brier",
@@ -85,6 +88,9 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     ).fetchone()[0]
     if renamed:
         con.execute("alter table ml.drift_metrics rename column baseline_size to reference_size")
+    # ...and one from before seasonal allowances lacks their columns (added last, as in the DDL)
+    con.execute("alter table ml.drift_metrics add column if not exists seasonal_allowance double")
+    con.execute("alter table ml.drift_metrics add column if not exists allowance_basis varchar")
 
 
 def _frame(rows: list[dict], columns: list[str], con: duckdb.DuckDBPyConnection, table: str) -> pl.DataFrame:

@@ -104,6 +104,8 @@ def _fraud_spec(**monitoring) -> dict:
         ({"exclude": ["no_such_feature"]}, "monitoring.exclude: not features of this model"),
         ({"performance_floors": {"wape": 0.5}}, "unknown metric 'wape' for task binary"),
         ({"psi_warn": "high"}, "monitoring.psi_warn: expected a number"),
+        ({"seasonal": ["ip_country"]}, r"monitoring.seasonal: not numeric features of this model"),
+        ({"seasonal_warmup_days": -1}, "monitoring.seasonal_warmup_days: expected an integer >= 0"),
         ({"surprise": 1}, "surprise"),
     ],
 )
