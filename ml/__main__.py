@@ -87,7 +87,12 @@ def cmd_monitor(args: argparse.Namespace, settings: Settings) -> None:
                 f"{result.performance_days} matured days\n"
                 f"  feature drift     {result.feature_drift.status:12} {result.feature_drift.summary}\n"
                 f"  prediction drift  {result.prediction_drift.status:12} {result.prediction_drift.summary}\n"
-                f"  performance       {result.performance.status:12} {result.performance.summary}"
+                f"  performance       {result.performance.status:12} {result.performance.summary}\n"
+                f"  estimated         {result.estimated.status:12} {result.estimated.summary}"
+                + "".join(
+                    f"\n  estimate's error  {metric}: MAE {error:.4f} over {days} matured days"
+                    for metric, (error, days) in result.estimation_error.items()
+                )
             )
 
 
@@ -130,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         "--force", action="store_true", help="train even when a version has the same spec, rows and code"
     )
     train.set_defaults(run=cmd_train)
-    watch = sub.add_parser("monitor", help="drift and matured performance of each champion")
+    watch = sub.add_parser("monitor", help="drift, matured and estimated performance of each champion")
     watch.add_argument("models", nargs="*")
     watch.add_argument("--as-of", type=datetime.fromisoformat, help="replay: what was known at this time")
     watch.set_defaults(run=cmd_monitor)

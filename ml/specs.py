@@ -129,6 +129,8 @@ class OutputSpec:
 
 
 # Metrics `ml.model_performance_daily` holds per day of matured events, and whether larger is better.
+# what a binary model's performance estimate before its labels mature has (ml/monitoring/estimated.py)
+ESTIMATED_METRICS = ("auc_pr", "precision_at_threshold", "recall_at_threshold")
 PERFORMANCE_DIRECTIONS: dict[str, dict[str, bool]] = {
     "binary": {"auc_pr": True, "auc_roc": True, "recall_at_threshold": True, "brier": False},
     "regression": {"wape": False, "abs_bias": False},
@@ -144,7 +146,10 @@ class MonitoringSpec:
     distribution moves by design (calendar positions), kept out of the drift check. `seasonal` names
     numeric features whose level follows the season: each is judged on its PSI beyond what it moved
     between comparable periods of its history (ml/monitoring/seasonal.py), counted from
-    `seasonal_warmup_days` after the first event (the days a trailing feature needs to be complete)."""
+    `seasonal_warmup_days` after the first event (the days a trailing feature needs to be complete).
+    A binary model's performance is also estimated from its calibrated scores before the labels
+    mature (ml/monitoring/estimated.py) and judged against `estimated_floors`, unless on the latest
+    matured days the estimate was off by more than `estimation_tolerance`."""
 
     psi_warn: float = 0.1
     psi_fail: float = 0.25
@@ -155,6 +160,8 @@ class MonitoringSpec:
     seasonal_warmup_days: int = 0
     performance_days: int = 14
     performance_floors: dict[str, float] = field(default_factory=dict)
+    estimated_floors: dict[str, float] = field(default_factory=dict)
+    estimation_tolerance: float = 0.1
     # a failing check retrains only once the warehouse has moved this many days past the newest
     # training run's data: no retraining loop on unchanged data
     retrain_cooldown_days: int = 7
@@ -478,6 +485,15 @@ def _parse_monitoring(section: _Section, task: str, features: FeatureSpec, gates
             )
         if not isinstance(value, int | float) or isinstance(value, bool):
             raise section.error(f"performance_floors.{metric}", f"expected a number, got {value!r}")
+    estimated_floors = section.get("estimated_floors", dict, {})
+    for metric, value in estimated_floors.items():
+        if task != "binary" or metric not in ESTIMATED_METRICS:
+            raise section.error(
+                "estimated_floors",
+                f"{metric!r}: a binary model's estimate has {list(ESTIMATED_METRICS)}; a regression has none",
+            )
+        if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 1:
+            raise section.error(f"estimated_floors.{metric}", f"expected a number in [0, 1], got {value!r}")
     spec = MonitoringSpec(
         psi_warn=psi_warn,
         psi_fail=psi_fail,
@@ -488,6 +504,10 @@ def _parse_monitoring(section: _Section, task: str, features: FeatureSpec, gates
         seasonal_warmup_days=section.get("seasonal_warmup_days", int, 0, lambda v: v >= 0, "an integer >= 0"),
         performance_days=section.get("performance_days", int, 14, _positive, "an integer >= 1"),
         performance_floors={metric: float(value) for metric, value in floors.items()},
+        estimated_floors={metric: float(value) for metric, value in estimated_floors.items()},
+        estimation_tolerance=float(
+            section.get("estimation_tolerance", (int, float), 0.1, lambda v: 0 < v <= 1, "a number in (0, 1]")
+        ),
         retrain_cooldown_days=section.get(
             "retrain_cooldown_days", int, 7, lambda v: v >= 0, "an integer >= 0"
         ),

@@ -6,10 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 # asset checks in Dagster and rows of ml.monitoring_verdicts
-FEATURE_DRIFT, PREDICTION_DRIFT, MATURED_PERFORMANCE = (
+FEATURE_DRIFT, PREDICTION_DRIFT, MATURED_PERFORMANCE, ESTIMATED_PERFORMANCE = (
     "feature_drift",
     "prediction_drift",
     "matured_performance",
+    "estimated_performance",
 )
 
 

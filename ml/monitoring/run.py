@@ -27,14 +27,72 @@ from ml.dataset import (
 )
 from ml.identifiers import quote, quote_relation
 from ml.monitoring import drift as drift_measure
-from ml.monitoring.checks import FEATURE_DRIFT, MATURED_PERFORMANCE, PREDICTION_DRIFT, Verdict
+from ml.monitoring.checks import (
+    ESTIMATED_PERFORMANCE,
+    FEATURE_DRIFT,
+    MATURED_PERFORMANCE,
+    PREDICTION_DRIFT,
+    Verdict,
+)
+from ml.monitoring.estimated import daily_estimates, estimate, estimation_error
 from ml.monitoring.performance import below_floors, daily, performance
 from ml.monitoring.reference import PREDICTION, DriftReference
 from ml.monitoring.seasonal import Period, SeasonalHistory
 from ml.monitoring.tables import replace_version
-from ml.specs import ModelSpec
+from ml.specs import ESTIMATED_METRICS, ModelSpec
 
 SEVERITY = {"ok": 0, "insufficient": 0, "excluded": 0, "warn": 1, "fail": 2}
+
+
+def _estimated_verdict(
+    spec: ModelSpec, pending: pl.DataFrame, matured: pl.DataFrame, threshold: float | None
+) -> Verdict:
+    """The latest `performance_days` days whose labels are not final, pooled and estimated, against
+    `estimated_floors`; a warning instead when, on the latest matured days, the estimate was off by
+    more than `estimation_tolerance` (the calibration the estimate rests on no longer holds)."""
+    monitoring = spec.monitoring
+    if pending.is_empty():
+        return Verdict("insufficient", "no scored day is waiting for its labels")
+    days = sorted(pending["_event_date"].unique().to_list())[-monitoring.performance_days :]
+    pooled = estimate(pending.filter(pl.col("_event_date").is_in(days))["_score"].to_numpy(), threshold)
+    span = f"{days[0]}..{days[-1]} ({len(days)} days awaiting labels, {pooled['rows']} rows)"
+    shown = {metric: pooled[f"estimated_{metric}"] for metric in ESTIMATED_METRICS}
+    figures = {metric: value for metric, value in shown.items() if value is not None}
+    said = ", ".join(f"{metric} {value:.3f}" for metric, value in figures.items())
+    trust = ""
+    if not matured.is_empty():
+        matured_days = sorted(matured["_event_date"].unique().to_list())[-monitoring.performance_days :]
+        recent = matured.filter(pl.col("_event_date").is_in(matured_days))
+        then = estimate(recent["_score"].to_numpy(), threshold)
+        realized = performance(spec.task, recent, threshold)
+        errors = {
+            metric: abs(then[f"estimated_{metric}"] - realized[metric])
+            for metric in monitoring.estimated_floors or ESTIMATED_METRICS
+            if then[f"estimated_{metric}"] is not None and realized.get(metric) is not None
+        }
+        figures |= {f"error_{metric}": value for metric, value in errors.items()}
+        if errors:
+            trust = (
+                f" (on the latest {len(matured_days)} matured days it was off by at most "
+                f"{max(errors.values()):.3f}, tolerance {monitoring.estimation_tolerance})"
+            )
+        if errors and max(errors.values()) > monitoring.estimation_tolerance:
+            metric = max(errors, key=errors.get)
+            return Verdict(
+                "warn",
+                f"{span}: estimated {said}, but not to be trusted: on the latest {len(matured_days)} "
+                f"matured days the estimate was off by {errors[metric]:.3f} in {metric} (tolerance "
+                f"{monitoring.estimation_tolerance}); the calibration it rests on has shifted",
+                figures,
+            )
+    failures = [
+        f"{metric} {shown[metric]:.4f} below floor {floor}"
+        for metric, floor in monitoring.estimated_floors.items()
+        if shown[metric] is not None and shown[metric] < floor
+    ]
+    if failures:
+        return Verdict("fail", f"{span}: estimated {'; '.join(failures)}{trust}", figures)
+    return Verdict("ok", f"{span}: estimated {said}{trust}", figures)
 
 
 @dataclass(frozen=True)
@@ -48,6 +106,8 @@ class MonitoringResult:
     feature_drift: Verdict
     prediction_drift: Verdict
     performance: Verdict
+    estimated: Verdict  # performance estimated before the labels mature (binary models)
+    estimation_error: dict[str, tuple[float, int]]  # per metric: the estimate's MAE on matured days, days
     latest_window: tuple[date, date] | None
     latest_figures: list[drift_measure.DriftFigure]
 
@@ -253,13 +313,42 @@ def monitor(
         feature_verdict = _drift_verdict(latest_figures, "feature", spec)
         prediction_verdict = _drift_verdict(latest_figures, "prediction", spec)
     performance_verdict = _performance_verdict(spec, matured, model.threshold)
+    estimated_rows: list[dict] = []
+    if spec.task == "binary":
+        # every out-of-sample scored day, labels final or not: the matured ones measure the estimator
+        out_of_sample = con.sql(
+            _scored_sql(spec, champion.version, matured_until, as_of, as_of, is_time)
+        ).pl()
+        estimated_rows = [
+            {
+                "model_name": spec.name,
+                "model_version": champion.version,
+                **row,
+                "operating_threshold": model.threshold,
+                "labels_final_at": datetime.combine(row["event_date"], datetime.min.time()) + maturity,
+            }
+            for row in daily_estimates(out_of_sample, model.threshold)
+        ]
+        pending = out_of_sample.filter(pl.col("_event_time") > as_of - maturity)
+        estimated_verdict = _estimated_verdict(spec, pending, matured, model.threshold)
+    else:
+        estimated_verdict = Verdict("insufficient", "a regression has no probabilities to estimate from")
     verdicts = [
         (FEATURE_DRIFT, feature_verdict.status, feature_verdict.summary),
         (PREDICTION_DRIFT, prediction_verdict.status, prediction_verdict.summary),
         (MATURED_PERFORMANCE, performance_verdict.status, performance_verdict.summary),
+        (ESTIMATED_PERFORMANCE, estimated_verdict.status, estimated_verdict.summary),
     ]
     replace_version(
-        con, spec.name, champion.version, drift_rows, performance_rows, verdicts, as_of, computed_at
+        con,
+        spec.name,
+        champion.version,
+        drift_rows,
+        performance_rows,
+        estimated_rows,
+        verdicts,
+        as_of,
+        computed_at,
     )
     return MonitoringResult(
         model_name=spec.name,
@@ -271,6 +360,8 @@ def monitor(
         feature_drift=feature_verdict,
         prediction_drift=prediction_verdict,
         performance=performance_verdict,
+        estimated=estimated_verdict,
+        estimation_error=estimation_error(estimated_rows, performance_rows),
         latest_window=latest,
         latest_figures=latest_figures,
     )

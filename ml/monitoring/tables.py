@@ -11,6 +11,7 @@ import polars as pl
 DRIFT_TABLE = "ml.drift_metrics"
 PERFORMANCE_TABLE = "ml.model_performance_daily"
 VERDICTS_TABLE = "ml.monitoring_verdicts"
+ESTIMATED_TABLE = "ml.estimated_performance_daily"
 
 DDL = f"""
 create schema if not exists ml;
@@ -55,6 +56,19 @@ create table if not exists {PERFORMANCE_TABLE} (
     labels_final_at timestamp not null,
     computed_at timestamp not null
 );
+create table if not exists {ESTIMATED_TABLE} (
+    model_name varchar not null,
+    model_version integer not null,
+    event_date date not null,
+    rows bigint not null,
+    expected_positives double not null,
+    estimated_auc_pr double,
+    estimated_precision_at_threshold double,
+    estimated_recall_at_threshold double,
+    operating_threshold double,
+    labels_final_at timestamp not null,
+    computed_at timestamp not null
+);
 create table if not exists {VERDICTS_TABLE} (
     model_name varchar not null,
     model_version integer not null,
@@ -75,6 +89,11 @@ PERFORMANCE_COLUMNS = [
     "model_name", "model_version", "event_date", "rows", "positives", "auc_pr", "auc_roc", "brier",
     "mean_score", "positive_rate", "calibration_ratio", "operating_threshold", "recall_at_threshold",
     "precision_at_threshold", "actual_total", "predicted_total", "wape", "bias", "abs_bias",
+    "labels_final_at", "computed_at",
+]  # fmt: skip
+ESTIMATED_COLUMNS = [
+    "model_name", "model_version", "event_date", "rows", "expected_positives", "estimated_auc_pr",
+    "estimated_precision_at_threshold", "estimated_recall_at_threshold", "operating_threshold",
     "labels_final_at", "computed_at",
 ]  # fmt: skip
 
@@ -105,11 +124,13 @@ def replace_version(
     version: int,
     drift_rows: list[dict],
     performance_rows: list[dict],
+    estimated_rows: list[dict],
     verdicts: list[tuple[str, str, str]],
     as_of: datetime,
     computed_at: datetime,
 ) -> None:
-    """One model version's drift and performance rows, replaced, and the pass's verdicts
+    """One model version's drift, performance and estimated performance rows, replaced, and the
+    pass's verdicts
     (check, status, summary) as of its data time, replacing those of a pass at the same data time
     (a rerun on the same data changes nothing; the history over data time is what the retraining
     sensor reads), in one transaction."""
@@ -121,9 +142,12 @@ def replace_version(
         con,
         PERFORMANCE_TABLE,
     )
+    estimated = _frame(
+        [{**r, "computed_at": computed_at} for r in estimated_rows], ESTIMATED_COLUMNS, con, ESTIMATED_TABLE
+    )
     con.execute("begin transaction")
     try:
-        for table in (DRIFT_TABLE, PERFORMANCE_TABLE):
+        for table in (DRIFT_TABLE, PERFORMANCE_TABLE, ESTIMATED_TABLE):
             con.execute(
                 f"delete from {table} where model_name = ? and model_version = ?", [model_name, version]
             )
@@ -133,10 +157,12 @@ def replace_version(
         )
         con.register("_drift_rows", drift)
         con.register("_performance_rows", performance)
+        con.register("_estimated_rows", estimated)
         con.execute(f"insert into {DRIFT_TABLE} select * from _drift_rows")
         con.execute(f"insert into {PERFORMANCE_TABLE} select * from _performance_rows")
-        con.unregister("_drift_rows")
-        con.unregister("_performance_rows")
+        con.execute(f"insert into {ESTIMATED_TABLE} select * from _estimated_rows")
+        for name in ("_drift_rows", "_performance_rows", "_estimated_rows"):
+            con.unregister(name)
         con.executemany(
             f"insert into {VERDICTS_TABLE} values (?, ?, ?, ?, ?, ?, ?)",
             [

@@ -43,6 +43,10 @@ def test_a_pass_writes_drift_and_matured_performance(
             "from ml.model_performance_daily group by 1 order by 1"
         ).fetchall()
         verdicts = con.sql("select count(*) from ml.monitoring_verdicts").fetchone()[0]
+        estimated = con.sql(
+            "select model_name, count(*), count(estimated_auc_pr), min(event_date) "
+            "from ml.estimated_performance_daily group by 1"
+        ).fetchall()
         count = "select count(*) from ml.drift_metrics"
         before = con.sql(count).fetchone()[0]
         monitor(
@@ -62,9 +66,16 @@ def test_a_pass_writes_drift_and_matured_performance(
     assert fraud_days == fraud.performance_days > 0 and fraud_auc > 0
     assert (fraud.as_of - datetime.combine(days[1][3], datetime.min.time())).days >= 90
     assert demand.performance.status == "ok" and fraud.performance.status == "ok"
-    assert verdicts == verdicts_after == 6 and before == after > 0
+    assert verdicts == verdicts_after == 8 and before == after > 0  # four checks, two models
+    # estimated performance: every out-of-sample scored day of the fraud model, labels final or not;
+    # a regression has none, and its check says why
+    [(name, estimated_days, with_auc, first_estimated)] = estimated
+    assert name == "payment_fraud" and estimated_days > fraud.performance_days and with_auc > 0
+    assert first_estimated == days[1][2]  # from the first out-of-sample day, as matured performance
+    assert demand.estimated.status == "insufficient" and fraud.estimated.status in ("ok", "warn")
+    assert set(fraud.estimation_error) == {"auc_pr", "precision_at_threshold", "recall_at_threshold"}
     # the present is the latest event with a known outcome, as training saw it: right after training,
-    # nothing has moved, so no failing check retrains (the default world's demand drift fails)
+    # nothing has moved, so no failing check would retrain before the cooldown
     with duckdb.connect(str(env.database), read_only=True) as con:
         labelled = con.sql(
             "select max(forecast_date) from features.feat_daily_demand where units_sold is not null"

@@ -96,7 +96,7 @@ def replay(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Step], DbtEnv
     for step in steps:
         print(
             f"{step.as_of} v{step.result.model_version}: feature drift {step.result.feature_drift.status}, "
-            f"performance {step.result.performance.status}"
+            f"performance {step.result.performance.status}, estimated {step.result.estimated.status}"
             + (
                 f" -> trained v{step.trained} ({'promoted' if step.promoted else 'refused'})"
                 if step.trained
@@ -186,3 +186,27 @@ def test_matured_performance_falls_below_the_floor_then_recovers(replay) -> None
         "where model_name = 'payment_fraud' group by 1 order by 1",
     )
     assert len(per_version) >= 2
+
+
+def test_the_estimate_before_labels_admits_the_pattern_it_cannot_see(replay) -> None:
+    """The new fraud is scored low, so the estimate from the calibrated scores cannot see it. While
+    the matured labels show the champion failing, the estimate is never passed as fine: the check
+    warns that it is not to be trusted (or fails)."""
+    steps, env = replay
+    errors = query(
+        env,
+        "select model_version, min(event_date), max(event_date), "
+        "avg(abs(e.estimated_auc_pr - p.auc_pr)), count(*) "
+        "from ml.estimated_performance_daily e "
+        "join ml.model_performance_daily p using (model_name, model_version, event_date) "
+        "where model_name = 'payment_fraud' and e.estimated_auc_pr is not null and p.auc_pr is not null "
+        "group by 1 order by 1",
+    )
+    for version, first, last, error, count in errors:
+        print(f"v{version} estimated AUC-PR, {first}..{last}: MAE {error:.3f} over {count} matured days")
+    blind = [s for s in steps if s.result.performance.status == "fail"]
+    assert blind, "the labels never showed the champion failing"
+    assert all(s.result.estimated.status in ("warn", "fail") for s in blind), [
+        (s.as_of, s.result.estimated.summary) for s in blind
+    ]
+    assert "not to be trusted" in blind[0].result.estimated.summary

@@ -89,6 +89,7 @@ def test_groups_checks_jobs_schedules_and_sensors(defs: dg.Definitions) -> None:
         "feature_drift",
         "prediction_drift",
         "matured_performance",
+        "estimated_performance",
     } <= checks
     # every dbt data test is a check, except those that read a daily-partitioned model: they run in
     # the daily phase's `dbt build` and fail its step (orchestration/defs/dbt/assets.py)

@@ -11,7 +11,7 @@ import dagster as dg
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from ml.duckdb_limits import connect
-from ml.monitoring.checks import FEATURE_DRIFT, MATURED_PERFORMANCE, PREDICTION_DRIFT
+from ml.monitoring.checks import ESTIMATED_PERFORMANCE, FEATURE_DRIFT, MATURED_PERFORMANCE, PREDICTION_DRIFT
 from orchestration.defs.alerts.incidents import Incident, Observation
 from orchestration.defs.dbt.checks import FRESHNESS_CHECK
 
@@ -21,6 +21,7 @@ CHECK_KINDS = {
     FEATURE_DRIFT: "drift",
     PREDICTION_DRIFT: "drift",
     MATURED_PERFORMANCE: "performance",
+    ESTIMATED_PERFORMANCE: "performance",
     FRESHNESS_CHECK: "stale_source",
 }
 DETAIL_CHARS = 500

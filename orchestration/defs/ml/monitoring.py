@@ -7,7 +7,13 @@ the retraining sensor (orchestration/defs/automation.py) acts on their verdicts.
 # no `from __future__ import annotations`: Dagster checks the context annotation at runtime
 import dagster as dg
 
-from ml.monitoring.checks import FEATURE_DRIFT, MATURED_PERFORMANCE, PREDICTION_DRIFT, Verdict
+from ml.monitoring.checks import (
+    ESTIMATED_PERFORMANCE,
+    FEATURE_DRIFT,
+    MATURED_PERFORMANCE,
+    PREDICTION_DRIFT,
+    Verdict,
+)
 from ml.specs import ModelSpec
 from orchestration.defs.domains import dbt_environ, running_specs
 from orchestration.defs.lock import LOCK_KEY
@@ -22,6 +28,9 @@ CHECK_DESCRIPTIONS = {
     FEATURE_DRIFT: "PSI of each monitored feature in the latest window against the drift reference",
     PREDICTION_DRIFT: "PSI of the champion's output in the latest window against its drift reference",
     MATURED_PERFORMANCE: "performance over the latest matured days against the spec's floors",
+    ESTIMATED_PERFORMANCE: "performance estimated from the calibrated scores of the days still awaiting "
+    "their labels, against the spec's estimated floors (a warning when the estimate has stopped "
+    "matching the matured days)",
 }
 
 
@@ -64,8 +73,9 @@ def monitoring_asset(spec: ModelSpec) -> dg.AssetsDefinition:
         deps=[scores_key(spec)],
         group_name=ML_GROUP,
         kinds={"duckdb", "python"},
-        description=f"Drift and matured performance of {spec.name}'s champion "
-        "(ml.drift_metrics, ml.model_performance_daily, ml.monitoring_verdicts).",
+        description=f"Drift, matured and estimated performance of {spec.name}'s champion "
+        "(ml.drift_metrics, ml.model_performance_daily, ml.estimated_performance_daily, "
+        "ml.monitoring_verdicts).",
         check_specs=[
             dg.AssetCheckSpec(name, asset=key, description=text) for name, text in CHECK_DESCRIPTIONS.items()
         ],
@@ -93,11 +103,17 @@ def monitoring_asset(spec: ModelSpec) -> dg.AssetsDefinition:
                 "drift_rows": result.drift_rows,
                 "latest_window_drift": dg.MetadataValue.md(_drift_table(result)),
                 "performance": result.performance.summary,
+                "estimated_performance": result.estimated.summary,
+                **{
+                    f"estimate_mae_{metric}": dg.MetadataValue.float(round(error, 4))
+                    for metric, (error, _) in result.estimation_error.items()
+                },
             },
             check_results=[
                 _check(FEATURE_DRIFT, result.feature_drift),
                 _check(PREDICTION_DRIFT, result.prediction_drift),
                 _check(MATURED_PERFORMANCE, result.performance),
+                _check(ESTIMATED_PERFORMANCE, result.estimated),
             ],
         )
 
