@@ -128,7 +128,3 @@ def test_the_asset_graph_page_renders(dagster_dev: int, tmp_path: Path) -> None:
     # a rendered graph has many colours; a blank or error page has a handful
     colours = np.unique((pixels[..., :3] * 255).astype(np.uint8).reshape(-1, 3), axis=0)
     assert len(colours) > 200, len(colours)
-    target = REPO_ROOT / "docs" / "img"
-    if os.environ.get("SAVE_UI_SCREENSHOT"):
-        target.mkdir(parents=True, exist_ok=True)
-        shutil.copy(shot, target / "asset-graph.png")
