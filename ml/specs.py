@@ -111,6 +111,35 @@ class GateSpec:
     champion_margin: dict[str, float] = field(default_factory=dict)
 
 
+# the disparities a segment is judged on, per task: a rate of the segment against the same rate of all
+# rows (ml/training/segments.py)
+DISPARITY_METRICS = {
+    "binary": ("false_positive_rate", "flag_rate"),
+    "regression": ("wape",),
+}
+
+
+@dataclass(frozen=True)
+class FairnessSpec:
+    """Unequal treatment across segments, checked by the promotion gate on the test window: each
+    segment's `metrics` (a false-positive or flag rate, a WAPE) against all rows', as a ratio in
+    the direction that harms the segment. A version whose worst disparity over segments of at least
+    `min_rows` rows exceeds `max_disparity`, or exceeds the champion's on the same rows by more than
+    the fraction `champion_margin` of it, is refused. Segments are the values of `segments` columns
+    and, for a numeric column in `bands`, the bands between its edges."""
+
+    segments: tuple[str, ...] = ()
+    bands: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    metrics: tuple[str, ...] = ()
+    max_disparity: float = 2.0
+    champion_margin: float = 0.25
+    min_rows: int = 300
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (*self.segments, *self.bands)
+
+
 @dataclass(frozen=True)
 class ScoringSpec:
     """Which rows are scored: all of them; those in the `next_days` after the cutoff; or `daily`,
@@ -183,6 +212,7 @@ class ModelSpec:
     output: OutputSpec
     scoring: ScoringSpec = field(default_factory=ScoringSpec)
     monitoring: MonitoringSpec = field(default_factory=MonitoringSpec)
+    fairness: FairnessSpec = field(default_factory=FairnessSpec)
     sample_filter: str | None = None
     baseline_column: str | None = None
     calibration: Literal["none", "platt"] = "none"
@@ -387,6 +417,7 @@ def parse_spec(data: object, path: str) -> ModelSpec:
         output=output,
         scoring=scoring,
         monitoring=monitoring,
+        fairness=_parse_fairness(top.section("fairness", {}), task, features),
         sample_filter=top.identifier("sample_filter", None),
         baseline_column=top.identifier("baseline_column", None),
         calibration=calibration,
@@ -511,6 +542,42 @@ def _parse_monitoring(section: _Section, task: str, features: FeatureSpec, gates
         retrain_cooldown_days=section.get(
             "retrain_cooldown_days", int, 7, lambda v: v >= 0, "an integer >= 0"
         ),
+    )
+    section.finish()
+    return spec
+
+
+def _parse_fairness(section: _Section, task: str, features: FeatureSpec) -> FairnessSpec:
+    segments = section.identifiers("segments", ())
+    unknown = sorted(set(segments) - set(features.names))
+    if unknown:
+        raise section.error("segments", f"not features of this model: {unknown}")
+    bands: dict[str, tuple[float, ...]] = {}
+    for column, edges in section.get("bands", dict, {}).items():
+        if column not in features.numeric:
+            raise section.error("bands", f"{column!r} is not a numeric feature of this model")
+        numbers = edges if isinstance(edges, list) else []
+        if not numbers or any(isinstance(e, bool) or not isinstance(e, int | float) for e in numbers):
+            raise section.error(f"bands.{column}", f"expected a list of numbers, got {edges!r}")
+        if list(numbers) != sorted(set(numbers)):
+            raise section.error(f"bands.{column}", f"edges must increase, got {edges!r}")
+        bands[column] = tuple(float(e) for e in numbers)
+    known = DISPARITY_METRICS[task]
+    metrics = section.identifiers("metrics", known[:1])
+    if set(metrics) - set(known):
+        unknown_metrics = sorted(set(metrics) - set(known))
+        raise section.error("metrics", f"{unknown_metrics}: a {task} model has {list(known)}")
+    spec = FairnessSpec(
+        segments=segments,
+        bands=bands,
+        metrics=metrics,
+        max_disparity=float(
+            section.get("max_disparity", (int, float), 2.0, lambda v: v > 1, "a number above 1")
+        ),
+        champion_margin=float(
+            section.get("champion_margin", (int, float), 0.25, lambda v: v >= 0, "a number >= 0")
+        ),
+        min_rows=section.get("min_rows", int, 300, _positive, "an integer >= 1"),
     )
     section.finish()
     return spec

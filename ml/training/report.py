@@ -99,7 +99,29 @@ def _table(metrics: dict) -> str:
     return "\n".join(["| metric | value |", "|---|---|", *rows])
 
 
-def model_card(model: TrainedModel, version: int, facts: dict, metrics: dict, plots: list[str]) -> str:
+def _segment_table(rows: list[dict], spec) -> str:
+    """The card's bias section: every segment, judged ones marked, worst disparity first."""
+    figures = ("flag_rate", "false_positive_rate", "recall") if spec.task == "binary" else ("wape", "bias")
+    header = ["segment", "rows", *figures, "disparity", "judged"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in sorted(rows, key=lambda r: (-r["disparity"], r["segment_column"], r["segment_value"])):
+        values = [f"{row[f]:.4f}" if row.get(f) is not None else "-" for f in figures]
+        lines.append(
+            f"| {row['segment_column']}={row['segment_value']} | {row['rows']:,} | "
+            + " | ".join(values)
+            + f" | {row['disparity']:.2f}x | {'yes' if row['is_judged'] else 'no'} |"
+        )
+    return "\n".join(lines)
+
+
+def model_card(
+    model: TrainedModel,
+    version: int,
+    facts: dict,
+    metrics: dict,
+    plots: list[str],
+    segment_rows: list[dict] | None = None,
+) -> str:
     spec = model.spec
     sections = [
         f"# {spec.name} v{version}",
@@ -113,6 +135,15 @@ def model_card(model: TrainedModel, version: int, facts: dict, metrics: dict, pl
         sections += ["## Baseline (the spec's naive forecast) on the same rows", _table(metrics["baseline"])]
     if "champion" in metrics:
         sections += ["## Current champion on the same rows", _table(metrics["champion"])]
+    if segment_rows:
+        fairness = spec.fairness
+        sections += [
+            "## Across segments (test window)",
+            f"Disparity: a segment's {' or '.join(fairness.metrics)} against all rows' (the larger when "
+            f"several); segments of at least {fairness.min_rows} rows are judged against the limit "
+            f"{fairness.max_disparity}x.",
+            _segment_table(segment_rows, spec),
+        ]
     sections += ["## Plots", "\n".join(f"![{p}](plots/{p})" for p in plots)]
     sections += [
         "## Limitations",

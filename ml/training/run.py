@@ -22,10 +22,12 @@ from ml.errors import ModelNotFoundError
 from ml.model import TrainedModel
 from ml.monitoring.reference import build_reference
 from ml.specs import ModelSpec
+from ml.training import segments
 from ml.training.fit import fit, model_columns
 from ml.training.gates import GateResult, evaluate_gates
 from ml.training.metrics import binary_metrics, regression_metrics
 from ml.training.report import binary_plots, importance_plot, model_card, regression_plots
+from ml.training.segments import Disparity
 from ml.write_points import reached
 
 
@@ -109,8 +111,9 @@ def test_metrics(model: TrainedModel, data: LabelledData) -> tuple[dict, np.ndar
 
 def _champion_metrics(
     con: duckdb.DuckDBPyConnection, spec: ModelSpec, data: LabelledData, models_dir: Path
-) -> tuple[int, dict] | None:
-    """The champion re-evaluated on the candidate's test rows (None when there is no champion)."""
+) -> tuple[int, dict, Disparity | None] | None:
+    """The champion re-evaluated on the candidate's test rows, with its worst disparity across the
+    spec's segments there (None when there is no champion)."""
     try:
         champion = registry.resolve(con, spec.name)
     except ModelNotFoundError:
@@ -119,9 +122,10 @@ def _champion_metrics(
     missing = set(model.spec.features.names) - set(data.frame.columns)
     if missing:
         # The spec changed its features: compare with what the champion scored on its own window.
-        return champion.version, champion.metrics["test"]
-    metrics, _, _ = test_metrics(model, data)
-    return champion.version, metrics
+        return champion.version, champion.metrics["test"], None
+    metrics, labels, scores = test_metrics(model, data)
+    _, disparity = segments.measure(spec, data.part("test"), labels, scores, model.threshold)
+    return champion.version, metrics, disparity
 
 
 def run_training(
@@ -158,10 +162,20 @@ def run_training(
     if spec.baseline_column:
         baseline = test["_baseline"].fill_null(0).to_numpy()
         metrics["baseline"] = regression_metrics(labels, baseline)
+    segment_rows, disparity = segments.measure(spec, test, labels, scores, model.threshold)
     champion = _champion_metrics(con, spec, data, models_dir)
+    champion_disparity = None
     if champion is not None:
         metrics["champion"] = champion[1]
         metrics["champion_version"] = champion[0]
+        champion_disparity = champion[2]
+    if disparity is not None:
+        metrics["fairness"] = {
+            "worst_disparity": disparity.value,
+            "worst_segment": f"{disparity.column}={disparity.segment}",
+            "worst_metric": disparity.metric,
+            **({"champion_worst_disparity": champion_disparity.value} if champion_disparity else {}),
+        }
 
     # the drift reference (ml/monitoring): the out-of-time test rows, the latest labelled data the
     # model was not fitted on, and the model's output on them
@@ -193,7 +207,7 @@ def run_training(
         "best iteration": model.best_iteration,
         "operating threshold": model.threshold,
     }
-    card = model_card(model, version, facts, metrics, sorted(plots))
+    card = model_card(model, version, facts, metrics, sorted(plots), segment_rows)
     extra: dict[str, bytes | str] = {
         "card.md": card,
         REFERENCE_FILE: json.dumps(reference.to_json(), sort_keys=True, indent=1),
@@ -203,7 +217,7 @@ def run_training(
     artifact = write_artifact(models_dir, model, version, metrics, data.fingerprint, extra)
     reached("train:after_artifact")
 
-    gate = evaluate_gates(spec, metrics["test"], metrics.get("champion"))
+    gate = evaluate_gates(spec, metrics["test"], metrics.get("champion"), disparity, champion_disparity)
     with _transaction(con):
         registry.register(
             con,
@@ -226,6 +240,7 @@ def run_training(
                 "artifact_hash": artifact.hash,
             },
         )
+        segments.store(con, spec.name, version, "test", segment_rows, now)
         reason = gate.summary if trigger is None else f"{gate.summary} (retrained: {trigger})"
         if gate.passed:
             registry.record_alias(con, spec.name, "champion", version, "set", reason, now)

@@ -45,6 +45,30 @@ def test_both_models_have_a_registered_champion(trained_warehouse: TrainedWareho
         assert cutoff is not None
 
 
+def test_each_version_has_its_segments_measured_on_the_test_window(
+    trained_warehouse: TrainedWarehouse,
+) -> None:
+    rows = trained_warehouse.query(
+        "select model_name, segment_column, count(*), sum(rows), count(*) filter (where is_judged) "
+        "from ml.segment_performance where model_version = 1 and scope = 'test' group by 1, 2 order by 1, 2"
+    )
+    test_rows = dict(trained_warehouse.query("select model_name, test_rows from ml.model_registry"))
+    columns = {(name, column) for name, column, *_ in rows}
+    assert columns == {
+        ("daily_demand", "category_id"),
+        ("daily_demand", "store_id"),
+        ("payment_fraud", "account_age_days"),
+        ("payment_fraud", "channel"),
+        ("payment_fraud", "customer_country_code"),
+    }
+    # every test row is in exactly one segment of each column
+    assert all(total == test_rows[name] for name, _, _, total, _ in rows), (rows, test_rows)
+    worst = trained_warehouse.query(
+        "select model_name, metrics->>'$.fairness.worst_segment' from ml.model_registry order by 1"
+    )
+    assert all(segment for _, segment in worst), worst
+
+
 def test_scores_and_marts_are_built(trained_warehouse: TrainedWarehouse) -> None:
     for table in (
         "ml.payment_fraud_scores",
@@ -216,6 +240,7 @@ def test_a_degraded_model_is_never_promoted_and_the_champions_scores_stay(
     data = yaml.safe_load((SPEC_DIR / "payment_fraud.yml").read_text())
     data["features"] = {"numeric": ["paid_hour_utc"], "categorical": []}
     data["monitoring"]["exclude"] = []  # it names a feature this spec no longer has
+    del data["fairness"]  # and so do its segments
     spec = parse_spec(data, "payment_fraud.yml")
     scores = "select count(*), sum(hash(payment_id, fraud_score, model_version)) from ml.payment_fraud_scores"
     with duckdb.connect(str(env.database)) as con:
@@ -277,6 +302,7 @@ def test_artifacts_hold_model_card_and_plots_and_detect_tampering(
     }
     card = (path / "card.md").read_text()
     assert "auc_pr" in card and "data fingerprint" in card and "Limitations" in card
+    assert "## Across segments (test window)" in card and "| channel=online |" in card
     load_artifact(path, champion.artifact_hash)
     with (path / "model.txt").open("a") as handle:
         handle.write("\n")
