@@ -88,7 +88,8 @@ def cmd_monitor(args: argparse.Namespace, settings: Settings) -> None:
                 f"  feature drift     {result.feature_drift.status:12} {result.feature_drift.summary}\n"
                 f"  prediction drift  {result.prediction_drift.status:12} {result.prediction_drift.summary}\n"
                 f"  performance       {result.performance.status:12} {result.performance.summary}\n"
-                f"  estimated         {result.estimated.status:12} {result.estimated.summary}"
+                f"  estimated         {result.estimated.status:12} {result.estimated.summary}\n"
+                f"  segments          {result.segments.status:12} {result.segments.summary}"
                 + "".join(
                     f"\n  estimate's error  {metric}: MAE {error:.4f} over {days} matured days"
                     for metric, (error, days) in result.estimation_error.items()

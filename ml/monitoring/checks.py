@@ -6,11 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 # asset checks in Dagster and rows of ml.monitoring_verdicts
-FEATURE_DRIFT, PREDICTION_DRIFT, MATURED_PERFORMANCE, ESTIMATED_PERFORMANCE = (
+FEATURE_DRIFT, PREDICTION_DRIFT, MATURED_PERFORMANCE, ESTIMATED_PERFORMANCE, SEGMENT_DISPARITY = (
     "feature_drift",
     "prediction_drift",
     "matured_performance",
     "estimated_performance",
+    "segment_disparity",
 )
 
 

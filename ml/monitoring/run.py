@@ -32,6 +32,7 @@ from ml.monitoring.checks import (
     FEATURE_DRIFT,
     MATURED_PERFORMANCE,
     PREDICTION_DRIFT,
+    SEGMENT_DISPARITY,
     Verdict,
 )
 from ml.monitoring.estimated import daily_estimates, estimate, estimation_error
@@ -40,6 +41,7 @@ from ml.monitoring.reference import PREDICTION, DriftReference
 from ml.monitoring.seasonal import Period, SeasonalHistory
 from ml.monitoring.tables import replace_version
 from ml.specs import ESTIMATED_METRICS, ModelSpec
+from ml.training import segments
 
 SEVERITY = {"ok": 0, "insufficient": 0, "excluded": 0, "warn": 1, "fail": 2}
 
@@ -95,6 +97,38 @@ def _estimated_verdict(
     return Verdict("ok", f"{span}: estimated {said}{trust}", figures)
 
 
+def _segment_verdict(
+    spec: ModelSpec, matured: pl.DataFrame, threshold: float | None
+) -> tuple[Verdict, list[dict]]:
+    """Each matured day's segments (ml.segment_performance, scope `matured`), and a warning when,
+    pooled over the latest `performance_days` matured days, a segment is treated more unequally than
+    the spec's fairness limit (the gate's limit, here a warning: labels, not a new version, moved)."""
+    fairness = spec.fairness
+    if not fairness.columns:
+        return Verdict("insufficient", "the spec names no segments"), []
+    if matured.is_empty():
+        return Verdict("insufficient", "no event day has final labels yet"), []
+    rows = []
+    for (day,), part in matured.sort("_event_date").group_by("_event_date", maintain_order=True):
+        measured, _ = segments.measure(
+            spec, part, part["_label"].to_numpy(), part["_score"].to_numpy(), threshold
+        )
+        rows += [{**row, "event_date": day} for row in measured]
+    days = sorted(matured["_event_date"].unique().to_list())[-spec.monitoring.performance_days :]
+    recent = matured.filter(pl.col("_event_date").is_in(days))
+    _, worst = segments.measure(
+        spec, recent, recent["_label"].to_numpy(), recent["_score"].to_numpy(), threshold
+    )
+    span = f"{days[0]}..{days[-1]} ({len(days)} matured days)"
+    if worst is None:
+        return Verdict("insufficient", f"{span}: no segment of {fairness.min_rows} rows yet"), rows
+    figures = {"worst_disparity": worst.value}
+    if worst.value > fairness.max_disparity:
+        summary = f"{span}: {worst.describe()}, over the limit {fairness.max_disparity}"
+        return Verdict("warn", summary, figures), rows
+    return Verdict("ok", f"{span}: worst {worst.describe()} (limit {fairness.max_disparity})", figures), rows
+
+
 @dataclass(frozen=True)
 class MonitoringResult:
     model_name: str
@@ -107,6 +141,7 @@ class MonitoringResult:
     prediction_drift: Verdict
     performance: Verdict
     estimated: Verdict  # performance estimated before the labels mature (binary models)
+    segments: Verdict  # bias across the spec's segments on the latest matured days
     estimation_error: dict[str, tuple[float, int]]  # per metric: the estimate's MAE on matured days, days
     latest_window: tuple[date, date] | None
     latest_figures: list[drift_measure.DriftFigure]
@@ -333,11 +368,13 @@ def monitor(
         estimated_verdict = _estimated_verdict(spec, pending, matured, model.threshold)
     else:
         estimated_verdict = Verdict("insufficient", "a regression has no probabilities to estimate from")
+    segment_verdict, segment_rows = _segment_verdict(spec, matured, model.threshold)
     verdicts = [
         (FEATURE_DRIFT, feature_verdict.status, feature_verdict.summary),
         (PREDICTION_DRIFT, prediction_verdict.status, prediction_verdict.summary),
         (MATURED_PERFORMANCE, performance_verdict.status, performance_verdict.summary),
         (ESTIMATED_PERFORMANCE, estimated_verdict.status, estimated_verdict.summary),
+        (SEGMENT_DISPARITY, segment_verdict.status, segment_verdict.summary),
     ]
     replace_version(
         con,
@@ -350,6 +387,9 @@ def monitor(
         as_of,
         computed_at,
     )
+    con.execute("begin transaction")
+    segments.store(con, spec.name, champion.version, "matured", segment_rows, computed_at)
+    con.execute("commit")
     return MonitoringResult(
         model_name=spec.name,
         model_version=champion.version,
@@ -361,6 +401,7 @@ def monitor(
         prediction_drift=prediction_verdict,
         performance=performance_verdict,
         estimated=estimated_verdict,
+        segments=segment_verdict,
         estimation_error=estimation_error(estimated_rows, performance_rows),
         latest_window=latest,
         latest_figures=latest_figures,

@@ -1,5 +1,5 @@
 """Bias across segments: each segment's performance on the test window, and the worst disparity the
-promotion gate judges (the spec's `fairness`).
+promotion gate judges (the spec's `fairness`); monitoring measures the same per matured day.
 
 A segment is one value of a `segments` column (a channel, a country) or one band of a numeric column
 cut at the spec's `bands` edges (account age under 30 days, 30 to 365, over 365). For a binary model
@@ -31,6 +31,7 @@ create table if not exists {TABLE} (
     model_name varchar not null,
     model_version integer not null,
     scope varchar not null,
+    event_date date,
     segment_column varchar not null,
     segment_value varchar not null,
     rows bigint not null,
@@ -164,8 +165,9 @@ def fairness_failures(spec: ModelSpec, candidate: Disparity | None, champion: Di
 
 
 COLUMNS = [
-    "model_name", "model_version", "scope", "segment_column", "segment_value", "rows", "positives",
-    "flag_rate", "false_positive_rate", "recall", "wape", "bias", "disparity", "is_judged", "computed_at",
+    "model_name", "model_version", "scope", "event_date", "segment_column", "segment_value", "rows",
+    "positives", "flag_rate", "false_positive_rate", "recall", "wape", "bias", "disparity", "is_judged",
+    "computed_at",
 ]  # fmt: skip
 
 

@@ -43,6 +43,10 @@ def test_a_pass_writes_drift_and_matured_performance(
             "from ml.model_performance_daily group by 1 order by 1"
         ).fetchall()
         verdicts = con.sql("select count(*) from ml.monitoring_verdicts").fetchone()[0]
+        segment_days = con.sql(
+            "select model_name, count(distinct event_date) from ml.segment_performance "
+            "where scope = 'matured' group by 1 order by 1"
+        ).fetchall()
         estimated = con.sql(
             "select model_name, count(*), count(estimated_auc_pr), min(event_date) "
             "from ml.estimated_performance_daily group by 1"
@@ -66,9 +70,12 @@ def test_a_pass_writes_drift_and_matured_performance(
     assert fraud_days == fraud.performance_days > 0 and fraud_auc > 0
     assert (fraud.as_of - datetime.combine(days[1][3], datetime.min.time())).days >= 90
     assert demand.performance.status == "ok" and fraud.performance.status == "ok"
-    assert verdicts == verdicts_after == 8 and before == after > 0  # four checks, two models
+    assert verdicts == verdicts_after == 10 and before == after > 0  # five checks, two models
     # estimated performance: every out-of-sample scored day of the fraud model, labels final or not;
     # a regression has none, and its check says why
+    # each matured day's segments, beside the test window's from training
+    assert segment_days == [("daily_demand", 14), ("payment_fraud", fraud.performance_days)]
+    assert demand.segments.status in ("ok", "warn", "insufficient") and fraud.segments.summary
     [(name, estimated_days, with_auc, first_estimated)] = estimated
     assert name == "payment_fraud" and estimated_days > fraud.performance_days and with_auc > 0
     assert first_estimated == days[1][2]  # from the first out-of-sample day, as matured performance

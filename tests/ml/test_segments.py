@@ -86,3 +86,24 @@ def test_bands_cut_a_numeric_feature() -> None:
 def test_a_bad_fairness_section_names_the_field(fairness: dict, message: str) -> None:
     with pytest.raises(SpecError, match=message):
         fraud_spec(**fairness)
+
+
+def test_monitoring_warns_when_a_segment_drifts_apart_on_matured_days() -> None:
+    from datetime import date, timedelta
+
+    from ml.monitoring.run import _segment_verdict
+
+    spec = fraud_spec(max_disparity=2.0, min_rows=300)
+
+    def matured(web_false_alarms: float) -> pl.DataFrame:
+        frame, labels, scores = planted(web_false_alarms)
+        days = [date(2025, 3, 1) + timedelta(days=i % 14) for i in range(labels.size)]
+        return frame.with_columns(
+            pl.Series("_event_date", days), pl.Series("_label", labels), pl.Series("_score", scores)
+        )
+
+    verdict, rows = _segment_verdict(spec, matured(0.20), THRESHOLD)
+    assert verdict.status == "warn" and "channel=web" in verdict.summary
+    assert "over the limit 2.0" in verdict.summary
+    assert {row["event_date"] for row in rows} == {date(2025, 3, 1) + timedelta(days=i) for i in range(14)}
+    assert _segment_verdict(spec, matured(0.04), THRESHOLD)[0].status == "ok"

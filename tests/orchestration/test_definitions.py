@@ -90,6 +90,7 @@ def test_groups_checks_jobs_schedules_and_sensors(defs: dg.Definitions) -> None:
         "prediction_drift",
         "matured_performance",
         "estimated_performance",
+        "segment_disparity",
     } <= checks
     # every dbt data test is a check, except those that read a daily-partitioned model: they run in
     # the daily phase's `dbt build` and fail its step (orchestration/defs/dbt/assets.py)

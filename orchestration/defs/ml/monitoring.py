@@ -12,6 +12,7 @@ from ml.monitoring.checks import (
     FEATURE_DRIFT,
     MATURED_PERFORMANCE,
     PREDICTION_DRIFT,
+    SEGMENT_DISPARITY,
     Verdict,
 )
 from ml.specs import ModelSpec
@@ -31,6 +32,8 @@ CHECK_DESCRIPTIONS = {
     ESTIMATED_PERFORMANCE: "performance estimated from the calibrated scores of the days still awaiting "
     "their labels, against the spec's estimated floors (a warning when the estimate has stopped "
     "matching the matured days)",
+    SEGMENT_DISPARITY: "the worst segment's disparity on the latest matured days against the spec's "
+    "fairness limit (a warning)",
 }
 
 
@@ -114,6 +117,7 @@ def monitoring_asset(spec: ModelSpec) -> dg.AssetsDefinition:
                 _check(PREDICTION_DRIFT, result.prediction_drift),
                 _check(MATURED_PERFORMANCE, result.performance),
                 _check(ESTIMATED_PERFORMANCE, result.estimated),
+                _check(SEGMENT_DISPARITY, result.segments),
             ],
         )
 
