@@ -89,7 +89,8 @@ def cmd_monitor(args: argparse.Namespace, settings: Settings) -> None:
                 f"  prediction drift  {result.prediction_drift.status:12} {result.prediction_drift.summary}\n"
                 f"  performance       {result.performance.status:12} {result.performance.summary}\n"
                 f"  estimated         {result.estimated.status:12} {result.estimated.summary}\n"
-                f"  segments          {result.segments.status:12} {result.segments.summary}"
+                f"  segments          {result.segments.status:12} {result.segments.summary}\n"
+                f"  report            {result.report}"
                 + "".join(
                     f"\n  estimate's error  {metric}: MAE {error:.4f} over {days} matured days"
                     for metric, (error, days) in result.estimation_error.items()

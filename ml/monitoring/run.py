@@ -38,6 +38,7 @@ from ml.monitoring.checks import (
 from ml.monitoring.estimated import daily_estimates, estimate, estimation_error
 from ml.monitoring.performance import below_floors, daily, performance
 from ml.monitoring.reference import PREDICTION, DriftReference
+from ml.monitoring.report import monitoring_report, write_report
 from ml.monitoring.seasonal import Period, SeasonalHistory
 from ml.monitoring.tables import replace_version
 from ml.specs import ESTIMATED_METRICS, ModelSpec
@@ -142,6 +143,7 @@ class MonitoringResult:
     performance: Verdict
     estimated: Verdict  # performance estimated before the labels mature (binary models)
     segments: Verdict  # bias across the spec's segments on the latest matured days
+    report: Path  # the pass's HTML report, beside the model version
     estimation_error: dict[str, tuple[float, int]]  # per metric: the estimate's MAE on matured days, days
     latest_window: tuple[date, date] | None
     latest_figures: list[drift_measure.DriftFigure]
@@ -301,6 +303,7 @@ def monitor(
     drift_rows: list[dict] = []
     latest: tuple[date, date] | None = None
     latest_figures: list[drift_measure.DriftFigure] = []
+    latest_rows: pl.DataFrame | None = None
     windows = _windows(spec, scored)
     seasonal = _seasonal_history(con, spec, champion.training_cutoff) if reference is not None else None
     for start, end, part in windows if reference is not None else []:
@@ -322,7 +325,7 @@ def monitor(
             )
         # the check judges the latest window that has enough rows (a thin last day would hide drift)
         if part.height >= spec.monitoring.min_sample or latest is None:
-            latest, latest_figures = (start, end), figures
+            latest, latest_figures, latest_rows = (start, end), figures, part
 
     # out-of-sample days (after the rows the model was labelled on) whose labels are final by as_of
     matured_until = champion.training_cutoff - maturity
@@ -390,6 +393,18 @@ def monitor(
     con.execute("begin transaction")
     segments.store(con, spec.name, champion.version, "matured", segment_rows, computed_at)
     con.execute("commit")
+    html = monitoring_report(
+        spec,
+        champion.version,
+        as_of,
+        reference,
+        latest_rows,
+        drift_rows,
+        performance_rows,
+        estimated_rows,
+        verdicts,
+    )
+    report = write_report(models_dir, spec, champion.version, as_of, html)
     return MonitoringResult(
         model_name=spec.name,
         model_version=champion.version,
@@ -402,6 +417,7 @@ def monitor(
         performance=performance_verdict,
         estimated=estimated_verdict,
         segments=segment_verdict,
+        report=report,
         estimation_error=estimation_error(estimated_rows, performance_rows),
         latest_window=latest,
         latest_figures=latest_figures,

@@ -14,7 +14,7 @@ from sklearn.metrics import precision_recall_curve, roc_curve
 from ml.model import TrainedModel
 
 
-def _png(figure: plt.Figure) -> bytes:
+def png(figure: plt.Figure) -> bytes:
     buffer = io.BytesIO()
     # no timestamps in the PNG metadata: the same model gives the same bytes
     figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight", metadata={"Software": None})
@@ -30,7 +30,7 @@ def importance_plot(model: TrainedModel, top: int = 20) -> bytes:
     axis.barh([names[i] for i in order], gains[order])
     axis.set_xlabel("total gain")
     axis.set_title("Feature importance")
-    return _png(figure)
+    return png(figure)
 
 
 def binary_plots(labels: np.ndarray, scores: np.ndarray) -> dict[str, bytes]:
@@ -38,13 +38,13 @@ def binary_plots(labels: np.ndarray, scores: np.ndarray) -> dict[str, bytes]:
     figure, axis = plt.subplots(figsize=(5, 4))
     axis.plot(recall, precision)
     axis.set(xlabel="recall", ylabel="precision", title="Precision-recall (test window)")
-    plots = {"pr_curve.png": _png(figure)}
+    plots = {"pr_curve.png": png(figure)}
     false_positive, true_positive, _ = roc_curve(labels, scores)
     figure, axis = plt.subplots(figsize=(5, 4))
     axis.plot(false_positive, true_positive)
     axis.plot([0, 1], [0, 1], linestyle=":")
     axis.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC (test window)")
-    plots["roc_curve.png"] = _png(figure)
+    plots["roc_curve.png"] = png(figure)
     predicted, observed, counts = calibration_bins(labels, scores)
     figure, axis = plt.subplots(figsize=(5, 4))
     axis.plot(predicted, observed, marker="o")
@@ -53,7 +53,30 @@ def binary_plots(labels: np.ndarray, scores: np.ndarray) -> dict[str, bytes]:
     axis.plot([1e-4, 1], [1e-4, 1], linestyle=":")
     axis.set(xscale="log", yscale="log", xlabel="mean predicted probability", ylabel="observed rate")
     axis.set_title("Calibration (test window; rows per bin)")
-    plots["calibration.png"] = _png(figure)
+    plots["calibration.png"] = png(figure)
+    return plots
+
+
+def comparison_plots(
+    labels: np.ndarray, candidate: np.ndarray, champion: np.ndarray, champion_version: int
+) -> dict[str, bytes]:
+    """The candidate against the champion on the same test rows: PR curves and calibration."""
+    figure, axis = plt.subplots(figsize=(5, 4))
+    for name, scores in (("candidate", candidate), (f"champion v{champion_version}", champion)):
+        precision, recall, _ = precision_recall_curve(labels, scores)
+        axis.plot(recall, precision, label=name)
+    axis.set(xlabel="recall", ylabel="precision", title="Champion and candidate, same rows")
+    axis.legend()
+    plots = {"champion_vs_candidate_pr.png": png(figure)}
+    figure, axis = plt.subplots(figsize=(5, 4))
+    for name, scores in (("candidate", candidate), (f"champion v{champion_version}", champion)):
+        predicted, observed, _ = calibration_bins(labels, scores)
+        axis.plot(predicted, observed, marker="o", label=name)
+    axis.plot([1e-4, 1], [1e-4, 1], linestyle=":")
+    axis.set(xscale="log", yscale="log", xlabel="mean predicted probability", ylabel="observed rate")
+    axis.set_title("Calibration, same rows")
+    axis.legend()
+    plots["champion_vs_candidate_calibration.png"] = png(figure)
     return plots
 
 
@@ -89,7 +112,7 @@ def regression_plots(
     axis.legend()
     axis.set(ylabel="sum over all rows", title="Actual vs predicted per day (test window)")
     figure.autofmt_xdate()
-    return {"daily_totals.png": _png(figure)}
+    return {"daily_totals.png": png(figure)}
 
 
 def _table(metrics: dict) -> str:
@@ -99,12 +122,19 @@ def _table(metrics: dict) -> str:
     return "\n".join(["| metric | value |", "|---|---|", *rows])
 
 
-def _segment_table(rows: list[dict], spec) -> str:
+SEGMENT_FIGURES = ("flag_rate", "false_positive_rate", "recall", "wape", "bias")
+
+
+def worst_first(rows: list[dict]) -> list[dict]:
+    return sorted(rows, key=lambda r: (-r["disparity"], r["segment_column"], r["segment_value"]))
+
+
+def _segment_table(rows: list[dict]) -> str:
     """The card's bias section: every segment, judged ones marked, worst disparity first."""
-    figures = ("flag_rate", "false_positive_rate", "recall") if spec.task == "binary" else ("wape", "bias")
+    figures = [f for f in SEGMENT_FIGURES if any(row.get(f) is not None for row in rows)]
     header = ["segment", "rows", *figures, "disparity", "judged"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in sorted(rows, key=lambda r: (-r["disparity"], r["segment_column"], r["segment_value"])):
+    for row in worst_first(rows):
         values = [f"{row[f]:.4f}" if row.get(f) is not None else "-" for f in figures]
         lines.append(
             f"| {row['segment_column']}={row['segment_value']} | {row['rows']:,} | "
@@ -142,7 +172,7 @@ def model_card(
             f"Disparity: a segment's {' or '.join(fairness.metrics)} against all rows' (the larger when "
             f"several); segments of at least {fairness.min_rows} rows are judged against the limit "
             f"{fairness.max_disparity}x.",
-            _segment_table(segment_rows, spec),
+            _segment_table(segment_rows),
         ]
     sections += ["## Plots", "\n".join(f"![{p}](plots/{p})" for p in plots)]
     sections += [
@@ -153,3 +183,38 @@ def model_card(
         f"- Labels mature after {spec.label.maturity_days} days: recent rows are unlabelled at training.",
     ]
     return "\n\n".join(sections) + "\n"
+
+
+def training_report(
+    model: TrainedModel,
+    version: int,
+    facts: dict,
+    metrics: dict,
+    plots: dict[str, bytes],
+    segment_rows: list[dict],
+) -> str:
+    """The version's self-contained HTML report: what the card says, with its plots inlined."""
+    from ml.html_report import Section, page
+
+    def metric_table(values: dict) -> tuple[list[str], list[list[object]]]:
+        rows = [[name, value] for name, value in sorted(values.items()) if not isinstance(value, dict)]
+        return ["metric", "value"], rows
+
+    compared = [(name, plots[name]) for name in sorted(plots) if name.startswith("champion_vs")]
+    sections = [Section("Test-window metrics (out of time)", tables=[metric_table(metrics["test"])])]
+    if "champion" in metrics:
+        title = f"Champion v{metrics['champion_version']} on the same rows"
+        sections.append(Section(title, tables=[metric_table(metrics["champion"])], images=compared))
+    if segment_rows:
+        figures = [f for f in SEGMENT_FIGURES if any(row.get(f) is not None for row in segment_rows)]
+        rows = [
+            [f"{r['segment_column']}={r['segment_value']}", r["rows"], *(r.get(f) for f in figures),
+             r["disparity"], "yes" if r["is_judged"] else "no"]
+            for r in worst_first(segment_rows)
+        ]  # fmt: skip
+        header = ["segment", "rows", *figures, "disparity", "judged"]
+        sections.append(Section("Across segments (test window)", tables=[(header, rows)]))
+    others = [(name, plots[name]) for name in sorted(plots) if not name.startswith("champion_vs")]
+    sections.append(Section("Plots", images=others))
+    title = f"{model.spec.name} v{version}"
+    return page(title, {"model": model.spec.name, "version": version, **facts}, sections)

@@ -26,7 +26,14 @@ from ml.training import segments
 from ml.training.fit import fit, model_columns
 from ml.training.gates import GateResult, evaluate_gates
 from ml.training.metrics import binary_metrics, regression_metrics
-from ml.training.report import binary_plots, importance_plot, model_card, regression_plots
+from ml.training.report import (
+    binary_plots,
+    comparison_plots,
+    importance_plot,
+    model_card,
+    regression_plots,
+    training_report,
+)
 from ml.training.segments import Disparity
 from ml.write_points import reached
 
@@ -111,9 +118,9 @@ def test_metrics(model: TrainedModel, data: LabelledData) -> tuple[dict, np.ndar
 
 def _champion_metrics(
     con: duckdb.DuckDBPyConnection, spec: ModelSpec, data: LabelledData, models_dir: Path
-) -> tuple[int, dict, Disparity | None] | None:
+) -> tuple[int, dict, Disparity | None, np.ndarray | None] | None:
     """The champion re-evaluated on the candidate's test rows, with its worst disparity across the
-    spec's segments there (None when there is no champion)."""
+    spec's segments and its scores there (None when there is no champion)."""
     try:
         champion = registry.resolve(con, spec.name)
     except ModelNotFoundError:
@@ -122,10 +129,10 @@ def _champion_metrics(
     missing = set(model.spec.features.names) - set(data.frame.columns)
     if missing:
         # The spec changed its features: compare with what the champion scored on its own window.
-        return champion.version, champion.metrics["test"], None
+        return champion.version, champion.metrics["test"], None, None
     metrics, labels, scores = test_metrics(model, data)
     _, disparity = segments.measure(spec, data.part("test"), labels, scores, model.threshold)
-    return champion.version, metrics, disparity
+    return champion.version, metrics, disparity, scores
 
 
 def run_training(
@@ -186,6 +193,8 @@ def run_training(
     plots = {"feature_importance.png": importance_plot(model)}
     if spec.task == "binary":
         plots.update(binary_plots(labels, scores))
+        if champion is not None and champion[3] is not None:
+            plots.update(comparison_plots(labels, scores, champion[3], champion[0]))
     else:
         days = test["_event_time"].to_numpy()
         plots.update(
@@ -210,6 +219,7 @@ def run_training(
     card = model_card(model, version, facts, metrics, sorted(plots), segment_rows)
     extra: dict[str, bytes | str] = {
         "card.md": card,
+        "report.html": training_report(model, version, facts, metrics, plots, segment_rows),
         REFERENCE_FILE: json.dumps(reference.to_json(), sort_keys=True, indent=1),
         **{f"plots/{name}": png for name, png in plots.items()},
     }

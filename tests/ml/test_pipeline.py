@@ -227,6 +227,12 @@ def test_gate_refuses_a_model_below_its_floor_and_scoring_keeps_the_champion(
             "where model_name = 'payment_fraud' and action = 'refused'"
         ).fetchall()
         assert refused == [(2, result.gate.summary)]
+    # the refused version's report sets it against the champion on the same rows
+    report = (env.models_dir / "payment_fraud" / "2" / "report.html").read_text()
+    assert "<h2>Champion v1 on the same rows</h2>" in report
+    assert 'alt="champion_vs_candidate_pr.png"' in report
+    assert 'alt="champion_vs_candidate_calibration.png"' in report and "<h2>Across segments" in report
+    assert "http" not in report  # self-contained
     env.python("-m", "ml", "score", "payment_fraud")
     with duckdb.connect(str(env.database), read_only=True) as con:
         assert con.sql("select distinct model_version from ml.payment_fraud_scores").fetchall() == [(1,)]

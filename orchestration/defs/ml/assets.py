@@ -87,6 +87,12 @@ def training_asset(spec: ModelSpec) -> dg.AssetsDefinition:
                 "training_cutoff": str(result.training_cutoff),
                 "rows": dg.MetadataValue.json(result.rows),
                 "artifact": dg.MetadataValue.path(str(result.artifact_path)),
+                # (a version trained before reports existed has none)
+                **(
+                    {"report": dg.MetadataValue.path(str(report))}
+                    if (report := result.artifact_path / "report.html").is_file()
+                    else {}
+                ),
                 "model_card": dg.MetadataValue.md(card),
                 **numeric_metadata(result.metrics["test"], "test/"),
             },

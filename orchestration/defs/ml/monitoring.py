@@ -107,6 +107,7 @@ def monitoring_asset(spec: ModelSpec) -> dg.AssetsDefinition:
                 "latest_window_drift": dg.MetadataValue.md(_drift_table(result)),
                 "performance": result.performance.summary,
                 "estimated_performance": result.estimated.summary,
+                "report": dg.MetadataValue.path(str(result.report)),
                 **{
                     f"estimate_mae_{metric}": dg.MetadataValue.float(round(error, 4))
                     for metric, (error, _) in result.estimation_error.items()
