@@ -1,9 +1,9 @@
 """A run as a person reads it: one line per finished step, then what the run left behind.
 
 The lines are made from the run's events in the Dagster instance (the same records the UI shows):
-per step its seconds, the tables it wrote and their rows, and its checks passed and failed; for a
-failed step the error, and the failed checks by name. Dagster's full event stream goes to a log
-file instead (orchestration/run.py).
+per step its seconds, the tables it wrote and their rows, and its checks passed, warned (with the
+check's summary) and failed; for a failed step the error, and the failed checks by name. Dagster's
+full event stream goes to a log file instead (orchestration/run.py).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from dagster import DagsterEventType, EventLogEntry
+from dagster import AssetCheckSeverity, DagsterEventType, EventLogEntry
 
 # What the progress view reads; every other event is only in the log file.
 EVENT_TYPES = {
@@ -34,6 +34,7 @@ class StepTally:
     assets: dict[str, int | None] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     passed: int = 0
+    warned: list[str] = field(default_factory=list)  # failed checks of severity WARN, with why
     failed: list[str] = field(default_factory=list)
 
     def add(self, entry: EventLogEntry) -> None:
@@ -53,8 +54,9 @@ class StepTally:
         parts = list(self.notes)
         if tables:
             parts.append(f"{len(tables)} table{'s' if len(tables) != 1 else ''}, {sum(tables):,} rows")
-        if self.passed or self.failed:
-            parts.append(f"checks {self.passed} passed, {len(self.failed)} failed")
+        if self.passed or self.warned or self.failed:
+            warned = f", {len(self.warned)} warned" if self.warned else ""
+            parts.append(f"checks {self.passed} passed{warned}, {len(self.failed)} failed")
         return "; ".join(parts)
 
 
@@ -88,10 +90,14 @@ class Progress:
             tally.add(entry)
         elif kind == DagsterEventType.ASSET_CHECK_EVALUATION:
             evaluation = event.event_specific_data
+            check = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
             if evaluation.passed:
                 tally.passed += 1
+            elif evaluation.severity == AssetCheckSeverity.WARN:
+                summary = evaluation.metadata.get("summary")
+                tally.warned.append(check + (f" ({summary.value})" if summary is not None else ""))
             else:
-                tally.failed.append(f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}")
+                tally.failed.append(check)
         elif kind == DagsterEventType.STEP_SUCCESS:
             self._step_line("ok", step, event.event_specific_data.duration_ms / 1000, tally)
         elif kind == DagsterEventType.STEP_FAILURE:
@@ -111,6 +117,8 @@ class Progress:
         took = f"{seconds:7.1f} s" if seconds is not None else " " * 9
         details = tally.describe()
         self.emit(f"  {status:<8} {step:<34} {took}  {details}".rstrip())
+        for check in tally.warned:  # a warning does not fail the run: said, not counted as a failure
+            self.emit(f"           check warned: {check}")
         for check in tally.failed:
             self.emit(f"           check failed: {check}")
             self.failures.append(f"check failed: {check}")
