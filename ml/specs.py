@@ -112,7 +112,7 @@ class GateSpec:
 
 
 # the disparities a segment is judged on, per task: a rate of the segment against the same rate of all
-# rows (ml/training/segments.py)
+# rows (ml/segments.py)
 DISPARITY_METRICS = {
     "binary": ("false_positive_rate", "flag_rate"),
     "regression": ("wape",),

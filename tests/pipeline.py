@@ -220,13 +220,17 @@ RUN_CONTEXT_COLUMNS = {
 }
 # Tables that are logs of runs by design: every run appends to them.
 RUN_LOGS = {"ml.model_registry", "ml.model_alias_history", "ml.model_aliases"}
+# tables holding run-log rows beside others: the rows kept when run logs are left out (a forced
+# training appends its version's test-window segments, as it appends a registry row)
+RUN_LOG_ROWS = {"ml.segment_performance": "scope <> 'test'"}
 
 
 def table_checksums(
     database: Path, schemas: tuple[str, ...] = ("marts", "ml"), run_logs: bool = False
 ) -> dict[str, tuple]:
     """schema.table -> (rows, order-independent hash of every row, run-context columns left out);
-    the registry's run logs only when asked (every training appends to them)."""
+    the registry's run logs, and the run-log rows of other tables, only when asked (every training
+    appends to them)."""
     import duckdb
 
     sums = {}
@@ -249,7 +253,9 @@ def table_checksums(
                 if name not in RUN_CONTEXT_COLUMNS
             ]
             hashed = ", ".join(f'"{c}"' for c in columns)
+            kept = RUN_LOG_ROWS.get(f"{schema}.{table}") if not run_logs else None
             sums[f"{schema}.{table}"] = con.execute(
                 f'select count(*), sum(hash({hashed})) from "{schema}"."{table}"'
+                + (f" where {kept}" if kept else "")
             ).fetchone()
     return sums

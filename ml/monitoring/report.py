@@ -8,18 +8,14 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-
 import matplotlib.pyplot as plt
 import numpy as np
 import polars as pl
 
+from ml.figures import png
 from ml.html_report import Section, page
 from ml.monitoring.reference import PREDICTION, DriftReference
 from ml.specs import ModelSpec
-from ml.training.report import png
 
 SHOWN_FEATURES = 6
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from ml import registry
+from ml import registry, segments
 from ml.artifacts import LEGACY_REFERENCE_FILE, REFERENCE_FILE
 from ml.dataset import (
     check_relation,
@@ -42,7 +42,6 @@ from ml.monitoring.report import monitoring_report, write_report
 from ml.monitoring.seasonal import Period, SeasonalHistory
 from ml.monitoring.tables import replace_version
 from ml.specs import ESTIMATED_METRICS, ModelSpec
-from ml.training import segments
 
 SEVERITY = {"ok": 0, "insufficient": 0, "excluded": 0, "warn": 1, "fail": 2}
 

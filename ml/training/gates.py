@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ml.segments import Disparity, fairness_failures
 from ml.specs import METRIC_DIRECTIONS, ModelSpec
-from ml.training.segments import Disparity, fairness_failures
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ def evaluate_gates(
     champion_disparity: Disparity | None = None,
 ) -> GateResult:
     """`candidate` and `champion` are metric dicts computed on the same rows, and so are their worst
-    disparities across the spec's segments (ml/training/segments.py)."""
+    disparities across the spec's segments (ml/segments.py)."""
     directions = METRIC_DIRECTIONS[spec.task]
     failures: list[str] = []
     for metric, floor in spec.gates.floors.items():

@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import io
-
-import matplotlib
-
-matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.metrics import precision_recall_curve, roc_curve
 
+from ml.figures import png
 from ml.model import TrainedModel
-
-
-def png(figure: plt.Figure) -> bytes:
-    buffer = io.BytesIO()
-    # no timestamps in the PNG metadata: the same model gives the same bytes
-    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight", metadata={"Software": None})
-    plt.close(figure)
-    return buffer.getvalue()
 
 
 def importance_plot(model: TrainedModel, top: int = 20) -> bytes:

@@ -14,15 +14,15 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-from ml import registry
+from ml import registry, segments
 from ml.artifacts import REFERENCE_FILE, load_artifact, sweep_orphans, write_artifact
 from ml.dataset import LabelledData, load_labelled, resolve_cutoff, to_matrix
 from ml.duckdb_limits import release_cache
 from ml.errors import ModelNotFoundError
 from ml.model import TrainedModel
 from ml.monitoring.reference import build_reference
+from ml.segments import Disparity
 from ml.specs import ModelSpec
-from ml.training import segments
 from ml.training.fit import fit, model_columns
 from ml.training.gates import GateResult, evaluate_gates
 from ml.training.metrics import binary_metrics, regression_metrics
@@ -34,7 +34,6 @@ from ml.training.report import (
     regression_plots,
     training_report,
 )
-from ml.training.segments import Disparity
 from ml.write_points import reached
 
 

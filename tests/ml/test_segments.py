@@ -1,4 +1,4 @@
-"""Bias across segments (ml/training/segments.py): a segment the model treats unequally is refused
+"""Bias across segments (ml/segments.py): a segment the model treats unequally is refused
 by the promotion gate, the same model treating everyone alike is not, and the spec is checked."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from ml.errors import SpecError
+from ml.segments import Disparity, band_labels, measure
 from ml.specs import SPEC_DIR, parse_spec
 from ml.training.gates import evaluate_gates
-from ml.training.segments import Disparity, band_labels, measure
 
 THRESHOLD = 0.5
 ROWS = 3_000
