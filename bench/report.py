@@ -342,7 +342,10 @@ def render(results: list[dict]) -> str:
 
 
 def load_results(results_dir: Path) -> list[dict]:
-    return [json.loads(path.read_text()) for path in sorted(results_dir.glob("*.json"))]
+    """The scale results (`python -m bench`); the other benchmarks' files beside them (`make
+    bench-dask`, `make bench-spark`) have no scale and are reported in their own documents."""
+    results = [json.loads(path.read_text()) for path in sorted(results_dir.glob("*.json"))]
+    return [result for result in results if "scale" in result]
 
 
 def update_docs(docs: Path, section: str) -> None:
