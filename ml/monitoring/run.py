@@ -46,6 +46,13 @@ from ml.specs import ESTIMATED_METRICS, ModelSpec
 SEVERITY = {"ok": 0, "insufficient": 0, "excluded": 0, "warn": 1, "fail": 2}
 
 
+def latest_days(rows: pl.DataFrame, count: int) -> tuple[list[date], pl.DataFrame]:
+    """The latest `count` event days present in `rows`, and the rows of those days: what each
+    verdict pools (`monitoring.performance_days`)."""
+    days = sorted(rows["_event_date"].unique().to_list())[-count:]
+    return days, rows.filter(pl.col("_event_date").is_in(days))
+
+
 def _estimated_verdict(
     spec: ModelSpec, pending: pl.DataFrame, matured: pl.DataFrame, threshold: float | None
 ) -> Verdict:
@@ -55,16 +62,15 @@ def _estimated_verdict(
     monitoring = spec.monitoring
     if pending.is_empty():
         return Verdict("insufficient", "no scored day is waiting for its labels")
-    days = sorted(pending["_event_date"].unique().to_list())[-monitoring.performance_days :]
-    pooled = estimate(pending.filter(pl.col("_event_date").is_in(days))["_score"].to_numpy(), threshold)
+    days, waiting = latest_days(pending, monitoring.performance_days)
+    pooled = estimate(waiting["_score"].to_numpy(), threshold)
     span = f"{days[0]}..{days[-1]} ({len(days)} days awaiting labels, {pooled['rows']} rows)"
     shown = {metric: pooled[f"estimated_{metric}"] for metric in ESTIMATED_METRICS}
     figures = {metric: value for metric, value in shown.items() if value is not None}
     said = ", ".join(f"{metric} {value:.3f}" for metric, value in figures.items())
     trust = ""
     if not matured.is_empty():
-        matured_days = sorted(matured["_event_date"].unique().to_list())[-monitoring.performance_days :]
-        recent = matured.filter(pl.col("_event_date").is_in(matured_days))
+        matured_days, recent = latest_days(matured, monitoring.performance_days)
         then = estimate(recent["_score"].to_numpy(), threshold)
         realized = performance(spec.task, recent, threshold)
         errors = {
@@ -114,8 +120,7 @@ def _segment_verdict(
             spec, part, part["_label"].to_numpy(), part["_score"].to_numpy(), threshold
         )
         rows += [{**row, "event_date": day} for row in measured]
-    days = sorted(matured["_event_date"].unique().to_list())[-spec.monitoring.performance_days :]
-    recent = matured.filter(pl.col("_event_date").is_in(days))
+    days, recent = latest_days(matured, spec.monitoring.performance_days)
     _, worst = segments.measure(
         spec, recent, recent["_label"].to_numpy(), recent["_score"].to_numpy(), threshold
     )
@@ -253,8 +258,8 @@ def _drift_verdict(figures: list[drift_measure.DriftFigure], kind: str, spec: Mo
 def _performance_verdict(spec: ModelSpec, matured: pl.DataFrame, threshold: float | None) -> Verdict:
     if matured.is_empty():
         return Verdict("insufficient", "no event day has final labels yet")
-    days = sorted(matured["_event_date"].unique().to_list())[-spec.monitoring.performance_days :]
-    pooled = performance(spec.task, matured.filter(pl.col("_event_date").is_in(days)), threshold)
+    days, recent = latest_days(matured, spec.monitoring.performance_days)
+    pooled = performance(spec.task, recent, threshold)
     failures = below_floors(spec.task, pooled, spec.monitoring.performance_floors)
     span = f"{days[0]}..{days[-1]} ({len(days)} matured days, {pooled['rows']} rows)"
     figures = {k: v for k, v in pooled.items() if isinstance(v, int | float) and not isinstance(v, bool)}
@@ -297,8 +302,12 @@ def monitor(
     maturity = timedelta(days=spec.label.maturity_days)
 
     is_time = label_is_time(spec, check_relation(con, spec))
-    scored_sql = _scored_sql(spec, champion.version, champion.training_cutoff, as_of, as_of, is_time)
-    scored = con.sql(scored_sql).pl()
+    # every out-of-sample scored row, read once: from the first day whose label the model was not
+    # trained on (its cutoff less the label window) to as_of. Drift reads the days after the cutoff,
+    # matured performance the days whose labels are final, the estimate all of them.
+    matured_until = champion.training_cutoff - maturity
+    out_of_sample = con.sql(_scored_sql(spec, champion.version, matured_until, as_of, as_of, is_time)).pl()
+    scored = out_of_sample.filter(pl.col("_event_time") > champion.training_cutoff)
     drift_rows: list[dict] = []
     latest: tuple[date, date] | None = None
     latest_figures: list[drift_measure.DriftFigure] = []
@@ -326,12 +335,10 @@ def monitor(
         if part.height >= spec.monitoring.min_sample or latest is None:
             latest, latest_figures, latest_rows = (start, end), figures, part
 
-    # out-of-sample days (after the rows the model was labelled on) whose labels are final by as_of
-    matured_until = champion.training_cutoff - maturity
-    matured = con.sql(
-        _scored_sql(spec, champion.version, matured_until, as_of - maturity, as_of, is_time)
-    ).pl()
-    matured = matured.filter(pl.col("_label").is_not_null())  # an outcome not known: not labelled
+    # out-of-sample days whose labels are final by as_of (an outcome not known: not labelled)
+    matured = out_of_sample.filter(
+        (pl.col("_event_time") <= as_of - maturity) & pl.col("_label").is_not_null()
+    )
     performance_rows = [
         {
             "model_name": spec.name,
@@ -353,9 +360,6 @@ def monitor(
     estimated_rows: list[dict] = []
     if spec.task == "binary":
         # every out-of-sample scored day, labels final or not: the matured ones measure the estimator
-        out_of_sample = con.sql(
-            _scored_sql(spec, champion.version, matured_until, as_of, as_of, is_time)
-        ).pl()
         estimated_rows = [
             {
                 "model_name": spec.name,
