@@ -13,7 +13,7 @@ body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 70rem; 
 h1 { font-size: 1.6rem; } h2 { font-size: 1.25rem; border-bottom: 1px solid #d0d7de; padding-bottom: .3rem; }
 table { border-collapse: collapse; margin: .5rem 0 1rem; font-size: .9rem; }
 td, th { border: 1px solid #d0d7de; padding: .25rem .6rem; text-align: right; }
-td:first-child, th:first-child { text-align: left; }
+td:first-child, th:first-child, td.text { text-align: left; }
 .figures { display: flex; flex-wrap: wrap; gap: 1rem; } .figures img { max-width: 33rem; }
 p.note { color: #57606a; }
 """
@@ -27,6 +27,12 @@ class Section:
     images: list[tuple[str, bytes]] = field(default_factory=list)  # (alt text, PNG)
 
 
+def _td(value: object) -> str:
+    """A cell: numbers right-aligned, text left-aligned."""
+    numeric = isinstance(value, int | float) and not isinstance(value, bool)
+    return f"<td>{_cell(value)}</td>" if numeric or value is None else f'<td class="text">{_cell(value)}</td>'
+
+
 def _cell(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.4f}"
@@ -35,7 +41,7 @@ def _cell(value: object) -> str:
 
 def _table(header: list[str], rows: list[list[object]]) -> str:
     head = "".join(f"<th>{html.escape(name)}</th>" for name in header)
-    body = "".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>" for row in rows)
+    body = "".join("<tr>" + "".join(_td(v) for v in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 

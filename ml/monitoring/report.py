@@ -1,7 +1,7 @@
 """The HTML report of one monitoring pass, written beside the model version
 (`<models>/<model>/<version>/reports/monitoring-<as_of>.html`): the verdicts, each most-drifted
 feature's distribution in the latest window against its drift reference, PSI over time, and
-matured and estimated performance over time."""
+matured and estimated performance over time. The model card gets the same (ml/monitoring/card.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import polars as pl
 
 from ml.figures import png
 from ml.html_report import Section, page
+from ml.monitoring.card import monitoring_markdown, update_card
 from ml.monitoring.reference import PREDICTION, DriftReference
 from ml.specs import ModelSpec
 
@@ -69,17 +70,15 @@ def _performance_over_time(spec: ModelSpec, performance: list[dict], estimated: 
     return png(figure)
 
 
-def monitoring_report(
+def monitoring_sections(
     spec: ModelSpec,
-    version: int,
-    as_of: datetime,
     reference: DriftReference | None,
     latest: pl.DataFrame | None,
     drift_rows: list[dict],
     performance_rows: list[dict],
     estimated_rows: list[dict],
     verdicts: list[tuple[str, str, str]],
-) -> str:
+) -> list[Section]:
     sections = [Section("Verdicts", tables=[(["check", "status", "summary"], [list(v) for v in verdicts])])]
     if drift_rows and reference is not None and latest is not None:
         drift = pl.DataFrame(drift_rows).select("window_start", "feature", "psi", "status")
@@ -110,16 +109,23 @@ def monitoring_report(
                 images=[("performance", _performance_over_time(spec, performance_rows, estimated_rows))],
             )
         )
+    return sections
+
+
+def write_report(
+    models_dir: Path, spec: ModelSpec, version: int, as_of: datetime, sections: list[Section]
+) -> Path:
+    """The HTML report beside the version, named by its data time (a rerun on the same data
+    replaces it), and the same sections as the model card's monitoring section (ml/monitoring/card.py)."""
+    title = f"monitoring as of {as_of:%Y-%m-%d %H:%M}"
     facts = {"model": spec.name, "version": version, "data as of": as_of}
-    return page(f"{spec.name} v{version}: monitoring as of {as_of:%Y-%m-%d %H:%M}", facts, sections)
-
-
-def write_report(models_dir: Path, spec: ModelSpec, version: int, as_of: datetime, text: str) -> Path:
-    """Beside the version, named by its data time (a rerun on the same data replaces it)."""
-    folder = models_dir / spec.name / str(version) / "reports"
+    version_dir = models_dir / spec.name / str(version)
+    folder = version_dir / "reports"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"monitoring-{as_of:%Y%m%dT%H%M%S}.html"
     staging = path.with_name(f".{path.name}.tmp")
-    staging.write_text(text)
+    staging.write_text(page(f"{spec.name} v{version}: {title}", facts, sections))
     staging.replace(path)
+    heading = f"Monitoring (data as of {as_of:%Y-%m-%d %H:%M})"
+    update_card(version_dir / "card.md", monitoring_markdown(sections, path, heading))
     return path

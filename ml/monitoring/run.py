@@ -38,7 +38,7 @@ from ml.monitoring.checks import (
 from ml.monitoring.estimated import daily_estimates, estimate, estimation_error
 from ml.monitoring.performance import below_floors, daily, performance
 from ml.monitoring.reference import PREDICTION, DriftReference
-from ml.monitoring.report import monitoring_report, write_report
+from ml.monitoring.report import monitoring_sections, write_report
 from ml.monitoring.seasonal import Period, SeasonalHistory
 from ml.monitoring.tables import replace_version
 from ml.specs import ESTIMATED_METRICS, ModelSpec
@@ -396,18 +396,10 @@ def monitor(
     con.execute("begin transaction")
     segments.store(con, spec.name, champion.version, "matured", segment_rows, computed_at)
     con.execute("commit")
-    html = monitoring_report(
-        spec,
-        champion.version,
-        as_of,
-        reference,
-        latest_rows,
-        drift_rows,
-        performance_rows,
-        estimated_rows,
-        verdicts,
+    sections = monitoring_sections(
+        spec, reference, latest_rows, drift_rows, performance_rows, estimated_rows, verdicts
     )
-    report = write_report(models_dir, spec, champion.version, as_of, html)
+    report = write_report(models_dir, spec, champion.version, as_of, sections)
     return MonitoringResult(
         model_name=spec.name,
         model_version=champion.version,

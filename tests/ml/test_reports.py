@@ -15,8 +15,9 @@ import pytest
 import yaml
 from matplotlib import image
 
+from ml.monitoring.card import END, START
 from ml.monitoring.reference import PREDICTION, build_reference
-from ml.monitoring.report import monitoring_report, write_report
+from ml.monitoring.report import monitoring_sections, write_report
 from ml.specs import SPEC_DIR, parse_spec
 
 SECTIONS = (
@@ -27,7 +28,7 @@ SECTIONS = (
 )
 
 
-def report(tmp_path: Path) -> Path:
+def report(tmp_path: Path, as_of: datetime = datetime(2025, 3, 6)) -> Path:
     spec = parse_spec(yaml.safe_load((SPEC_DIR / "payment_fraud.yml").read_text()), "payment_fraud.yml")
     rng = np.random.default_rng(4)
     frame = pl.DataFrame(
@@ -44,10 +45,8 @@ def report(tmp_path: Path) -> Path:
     performance = [{"event_date": day, "auc_pr": 0.8 - 0.01 * i} for i, day in enumerate(days)]
     estimated = [{"event_date": day, "estimated_auc_pr": 0.78} for day in days]
     verdicts = [("feature_drift", "warn", "amount_usd: PSI 0.250"), ("segment_disparity", "ok", "fine")]
-    text = monitoring_report(
-        spec, 3, datetime(2025, 3, 6), reference, latest, drift, performance, estimated, verdicts
-    )
-    return write_report(tmp_path, spec, 3, datetime(2025, 3, 6), text)
+    sections = monitoring_sections(spec, reference, latest, drift, performance, estimated, verdicts)
+    return write_report(tmp_path, spec, 3, as_of, sections)
 
 
 def test_the_report_is_one_self_contained_file_beside_the_version(tmp_path: Path) -> None:
@@ -57,6 +56,25 @@ def test_the_report_is_one_self_contained_file_beside_the_version(tmp_path: Path
     assert "http" not in text and "<script" not in text
     assert all(f"<h2>{title}</h2>" in text for title in SECTIONS)
     assert text.count("data:image/png;base64,") == 5  # two features and the output, PSI, performance
+
+
+def test_the_model_card_shows_the_latest_pass_with_the_same_plots(tmp_path: Path) -> None:
+    card = tmp_path / "payment_fraud" / "3" / "card.md"
+    card.parent.mkdir(parents=True)
+    card.write_text("# payment_fraud v3\n\n## Plots\n\n## Limitations\n\n- labels mature late\n")
+    first = report(tmp_path)
+    second = report(tmp_path, datetime(2025, 3, 7))  # the next pass replaces the section
+    text = card.read_text()
+    assert text.count(START) == 1 and text.count(END) == 1
+    assert text.index("## Plots") < text.index(START) < text.index("## Limitations")
+    assert "## Monitoring (data as of 2025-03-07 00:00)" in text and f"reports/{second.name}" in text
+    assert all(f"### {title}" in text for title in SECTIONS)
+    assert "| feature_drift | warn | amount_usd: PSI 0.250 |" in text
+    images = [line[line.index("](") + 2 : -1] for line in text.splitlines() if line.startswith("![")]
+    assert len(images) == 5  # the report's five charts, as files beside it
+    assert all((card.parent / image_path).stat().st_size > 1000 for image_path in images)
+    assert all(image_path.startswith(f"reports/{second.stem}/") for image_path in images)
+    assert first.exists()  # every pass's report stays
 
 
 def test_the_report_renders_in_a_headless_browser(tmp_path: Path) -> None:
