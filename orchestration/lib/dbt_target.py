@@ -33,11 +33,14 @@ PROJECT_MANIFEST = WAREHOUSE_DIR / "target" / "manifest.json"  # `make install` 
 
 def seed_manifest(target: Path) -> Path:
     """The project's parsed manifest in another target path (a bench build's, a test's), unless one
-    was parsed there already: Dagster and the landing inventory read it from their target path."""
+    was parsed there already: Dagster and the landing inventory read it from their target path, the
+    publish step the semantic manifest beside it."""
     manifest = target / "manifest.json"
     if not manifest.exists():
         target.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(PROJECT_MANIFEST, manifest)
+        semantic = "semantic_manifest.json"
+        shutil.copyfile(PROJECT_MANIFEST.with_name(semantic), target / semantic)
     return manifest
 
 

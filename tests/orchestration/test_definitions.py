@@ -129,6 +129,7 @@ def test_groups_checks_jobs_schedules_and_sensors(defs: dg.Definitions) -> None:
         "ml/payment_fraud_monitoring",
         "staging/stg_ml__payment_fraud_scores",
         "marts/fraud_review_queue",
+        "marts/fct_payment_outcomes",
         "publish/analytics_duckdb",
     }
 

@@ -42,7 +42,7 @@ def test_full_pipeline_builds_trains_scores_and_publishes(tiny_pipeline_run: Pip
     assert env.database.exists()
     with duckdb.connect(str(env.analytics), read_only=True) as con:
         schemas = {s for (s,) in con.sql("select distinct schema_name from duckdb_tables()").fetchall()}
-        assert schemas == {"marts", "ml"}
+        assert schemas == {"marts", "ml", "metrics"}  # metrics: the semantic layer's saved queries
         payments, scored = con.sql(
             "select count(*), count(scores.payment_id) from marts.fct_payments as payments "
             "left join ml.payment_fraud_scores as scores using (payment_id) where payments.is_authorized"

@@ -13,6 +13,7 @@ import time
 from ml.settings import settings
 from orchestration.defs.domains import dbt_environ
 from orchestration.defs.publish.publishing import publish
+from orchestration.lib.dbt_target import target_root
 from orchestration.lib.engine import build_source
 from orchestration.lib.environment import analytics_db, warehouse_db
 from orchestration.lib.run_lock import exclusive_run
@@ -22,7 +23,9 @@ def main() -> None:
     start = time.perf_counter()
     build_file = warehouse_db()
     with exclusive_run(build_file, holder="python -m orchestration.defs.publish"):
-        result = publish(build_file, analytics_db(), build_source(settings(), dbt_environ()))
+        result = publish(
+            build_file, analytics_db(), build_source(settings(), dbt_environ()), semantic_layer=target_root()
+        )
     elapsed = time.perf_counter() - start
     rows = sum(result.tables.values())
     print(f"published {len(result.tables)} tables ({rows:,} rows) to {result.path} in {elapsed:.2f} s")

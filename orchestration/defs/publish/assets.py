@@ -10,6 +10,7 @@ from orchestration.defs.lock import LOCK_KEY
 from orchestration.defs.publish.publishing import publish
 from orchestration.defs.settings import SETTINGS_KEY, WarehouseSettings
 from orchestration.lib.compaction import compact_if_fragmented
+from orchestration.lib.dbt_target import target_root
 from orchestration.lib.engine import build_source
 from orchestration.lib.markdown import markdown_table
 
@@ -23,13 +24,14 @@ def publish_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
         group_name="publish",
         kinds={"duckdb"},
         required_resource_keys={LOCK_KEY, SETTINGS_KEY},
-        description="data/analytics.duckdb: the marts and ml schemas, replaced atomically for analysts; "
+        description="data/analytics.duckdb: the marts and ml schemas and the semantic layer's metric tables "
+        "(schema metrics), replaced atomically for analysts; "
         "then the build file is rewritten if more than 25% of it is free space.",
     )
     def analytics_duckdb(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         settings: WarehouseSettings = context.resources.settings
         source = build_source(settings.paths, dbt_environ())  # Spark's tables, or the build file
-        result = publish(settings.warehouse_db, settings.analytics_db, source)
+        result = publish(settings.warehouse_db, settings.analytics_db, source, semantic_layer=target_root())
         context.log.info(f"published {len(result.tables)} tables to {result.path}")
         rows = [(table, f"{count:,}") for table, count in result.tables.items()]
         metadata = {

@@ -1,6 +1,7 @@
 """Write-audit-publish: copy the analyst-facing schemas of the build file into a new DuckDB file,
-check it, and atomically rename it over the published one. A reader that has the old file open
-keeps its snapshot; new readers see the new file; nobody ever sees half of it.
+add the semantic layer's metric tables, check it, and atomically rename it over the published one.
+A reader that has the old file open keeps its snapshot; new readers see the new file; nobody ever
+sees half of it.
 
 The new file is checked by reopening it read-only and recounting every table against the build
 file, and it is flushed to disk (file, then directory) around the rename, so a crash at any point
@@ -17,6 +18,7 @@ import duckdb
 
 from ml.duckdb_limits import connect
 from ml.write_points import reached
+from orchestration.defs.publish.metric_tables import write_metric_tables
 from orchestration.lib.durable import fsync
 
 PUBLISHED_SCHEMAS = ("marts", "ml")
@@ -41,9 +43,12 @@ def publish(
     build_file: Path,
     target: Path,
     attach_build: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+    semantic_layer: Path | None = None,
 ) -> Published:
     """Publish the build file's marts and ml schemas (or those of the database `attach_build`
-    attaches as `build`: Spark's, orchestration/lib/engine.py) to `target`."""
+    attaches as `build`: Spark's, orchestration/lib/engine.py) to `target`; with `semantic_layer`
+    (the dbt target path holding semantic_manifest.json), also the metric tables computed from
+    them (metric_tables.py)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     # a publish killed before its rename leaves its staging file: remove any (one publisher at a time)
     for stale in target.parent.glob(f".{target.name}.*.tmp"):
@@ -69,6 +74,8 @@ def publish(
                     f'select count(*) from build."{schema}"."{table}"'
                 ).fetchone()[0]
             out.execute("detach build")
+            if semantic_layer is not None:
+                tables |= write_metric_tables(out, semantic_layer)
             out.execute("checkpoint")
         reached("publish:before_audit")
         audit(staging, tables)
