@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from serving.audit import AuditLog
+from serving.auth import AuthGuard, token_store
 from serving.batching import ScoringQueue
 from serving.guards import RequestGuard
 from serving.hotswap import Loader, ModelHolder, ServingModel, SnapshotWatcher
@@ -34,6 +35,9 @@ def create_app(settings: ServingSettings, load: Loader | None = None) -> FastAPI
         from serving.scorer import load_scorer
 
         load = functools.partial(load_scorer, settings)
+    tokens = token_store(
+        settings.tokens_file, settings.tokens_inline, settings.rate_per_second, settings.rate_burst
+    )
     metrics = ServingMetrics()
     audit = AuditLog(
         settings.log_dir, settings.pii_salt, settings.audit_flush_rows, settings.audit_flush_seconds
@@ -75,15 +79,20 @@ def create_app(settings: ServingSettings, load: Loader | None = None) -> FastAPI
         lifespan=lifespan,
     )
     app.state.settings, app.state.holder, app.state.watcher = settings, holder, watcher
-    app.state.metrics, app.state.audit = metrics, audit
+    app.state.metrics, app.state.audit, app.state.tokens = metrics, audit, tokens
     queue = ScoringQueue(holder, on_batch=metrics.batch_payments.observe)
     app.include_router(build_router(settings.model_name, holder, queue, metrics, audit))
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(HTTPException, on_http_error)
     app.add_exception_handler(Exception, on_unexpected_error)
-    # the last added runs first: metrics see every request, the log every /v1/ one, then the guard
+    # the last added runs first: metrics see every request, the log every /v1/ one, then the token
+    # is checked (before anything reads a body), then the body's envelope
     body_paths = frozenset({score_path(settings.model_name)})
     app.add_middleware(RequestGuard, paths=body_paths, max_body_bytes=settings.max_body_bytes)
+    scoped = {score_path(settings.model_name): "score"}
+    if settings.metrics_require_token:
+        scoped["/metrics"] = "metrics"
+    app.add_middleware(AuthGuard, store=tokens, scoped=scoped, metrics=metrics)
     app.add_middleware(RequestLogMiddleware, audit=audit)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

@@ -42,6 +42,7 @@ REQUEST_SCHEMA = pa.schema(
         ("payments", pa.int32()),  # null when the body was refused
         ("model_version", pa.int32()),
         ("error", pa.string()),  # the JSON error body of a 4xx/5xx: field paths and reasons, no values
+        ("token_id", pa.string()),  # the caller's token, by its hashed id (serving/auth.py); null: none
     ]
 )
 SCORE_SCHEMA = pa.schema(
@@ -120,6 +121,7 @@ class AuditLog:
         payments: int | None,
         model_version: int | None,
         error: str | None,
+        token_id: str | None = None,
     ) -> None:
         self.requests.rows.append(
             {
@@ -132,6 +134,7 @@ class AuditLog:
                 "payments": payments,
                 "model_version": model_version,
                 "error": error,
+                "token_id": token_id,
             }
         )
         self._flush_if_full()

@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import ipaddress
 import json
+import os
 import socket
 import time
 from dataclasses import dataclass
@@ -61,9 +62,10 @@ def request_bodies(snapshot: Path, count: int, rate: float) -> list[bytes]:
     return bodies
 
 
-def http_request(host: str, body: bytes) -> bytes:
+def http_request(host: str, body: bytes, token: str | None = None) -> bytes:
+    auth = f"Authorization: Bearer {token}\r\n" if token else ""
     head = (
-        f"POST {SCORE_PATH} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"POST {SCORE_PATH} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n{auth}"
         f"Content-Length: {len(body)}\r\n\r\n"
     )
     return head.encode() + body
@@ -173,6 +175,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup-seconds", type=float, default=3.0, help="sent first, not reported")
     parser.add_argument("--connections", type=int, default=64, help="keep-alive connections at most")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("SERVE_TOKEN"),
+        help="bearer token when the API has tokens (SERVE_TOKEN)",
+    )
     args = parser.parse_args(argv)
     parts = urlsplit(args.url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
@@ -181,7 +188,7 @@ def main(argv: list[str] | None = None) -> None:
     bodies = request_bodies(
         ServingSettings.from_env().snapshot, warmup + int(args.rate * args.seconds), args.rate
     )
-    requests = [http_request(host, body) for body in bodies]
+    requests = [http_request(host, body, args.token) for body in bodies]
     started = time.perf_counter()
     outcomes = asyncio.run(run(host, port, requests, args.rate, args.connections))
     measured_s = time.perf_counter() - started - args.warmup_seconds

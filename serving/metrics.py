@@ -85,6 +85,25 @@ class ServingMetrics:
             registry=self.registry,
         )
 
+        self.token_requests = Counter(
+            "scoring_api_token_requests",
+            "Requests to authenticated routes by token (its hashed id; `none`: no valid token) and "
+            "decision (accepted, unauthenticated, forbidden, rate_limited)",
+            ["token", "decision"],
+            registry=self.registry,
+        )
+        self.token_rate_limit = Gauge(
+            "scoring_api_token_rate_limit_per_second",
+            "The rate limit of each token seen, by its hashed id",
+            ["token"],
+            registry=self.registry,
+        )
+
+    def token_decision(self, hash_id: str, decision: str, rate_per_second: float | None = None) -> None:
+        self.token_requests.labels(hash_id, decision).inc()
+        if rate_per_second is not None:
+            self.token_rate_limit.labels(hash_id).set(rate_per_second)
+
     def observe_scores(self, model_name: str, results: Sequence[PaymentScore]) -> None:
         self.scored.labels(model_name).inc(len(results))
         flagged = sum(result.is_flagged for result in results)

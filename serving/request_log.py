@@ -52,4 +52,5 @@ class RequestLogMiddleware:
                 payments=state.get("payments"),
                 model_version=state.get("model_version"),
                 error=error.decode("utf-8", "replace") if error else None,
+                token_id=state.get("token_id"),
             )

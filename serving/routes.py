@@ -16,9 +16,12 @@ from serving.schemas import ErrorResponse, Health, Readiness, ScoreRequest, Scor
 RETRY_AFTER_SECONDS = "5"
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "The body is not UTF-8, or Content-Length is malformed"},
+    401: {"model": ErrorResponse, "description": "No valid bearer token (when tokens are configured)"},
+    403: {"model": ErrorResponse, "description": "The token lacks the `score` scope"},
     413: {"model": ErrorResponse, "description": "The body is larger than the limit"},
     415: {"model": ErrorResponse, "description": "The body is not application/json"},
     422: {"model": ErrorResponse, "description": "The body is not valid: field paths and reasons"},
+    429: {"model": ErrorResponse, "description": "The token's rate limit is exceeded: see Retry-After"},
     503: {"model": ErrorResponse, "description": "The model is still loading"},
 }
 

@@ -24,6 +24,13 @@ class ServingSettings:
     max_body_bytes: int = 256 * 1024  # a larger request body gets a 413
     audit_flush_rows: int = 5_000  # the audit log is written every so many rows...
     audit_flush_seconds: float = 5.0  # ...or this often, whichever comes first, and at shutdown
+    # bearer tokens (serving/auth.py): a YAML file of token hashes (SERVE_TOKENS_FILE, re-read when
+    # it changes) or the same YAML inline (SERVE_TOKENS); neither: no authentication (loopback only)
+    tokens_file: Path | None = None
+    tokens_inline: str | None = None
+    rate_per_second: float = 1000.0  # a token's default rate limit (SERVE_RATE_PER_SECOND)...
+    rate_burst: float = 2000.0  # ...and burst (SERVE_RATE_BURST); a token's own entry overrides both
+    metrics_require_token: bool = False  # /metrics needs the `metrics` scope (SERVE_METRICS_REQUIRE_TOKEN=1)
 
     @classmethod
     def from_env(cls) -> ServingSettings:
@@ -34,4 +41,11 @@ class ServingSettings:
             log_dir=Path(os.environ.get("SERVE_LOG_DIR", DATA_DIR / "serving_log")),
             pii_salt=os.environ.get("SERVE_PII_SALT", DEFAULT_PII_SALT),
             poll_seconds=float(os.environ.get("SERVE_POLL_SECONDS", "5")),
+            tokens_file=Path(os.environ["SERVE_TOKENS_FILE"])
+            if os.environ.get("SERVE_TOKENS_FILE")
+            else None,
+            tokens_inline=os.environ.get("SERVE_TOKENS") or None,
+            rate_per_second=float(os.environ.get("SERVE_RATE_PER_SECOND", "1000")),
+            rate_burst=float(os.environ.get("SERVE_RATE_BURST", "2000")),
+            metrics_require_token=os.environ.get("SERVE_METRICS_REQUIRE_TOKEN", "") in ("1", "true", "yes"),
         )

@@ -99,7 +99,7 @@ def wait_ready(client, timeout: float = 10.0) -> None:
         time.sleep(0.01)
 
 
-def send_case(client, case):
+def send_case(client, case, token: str | None = None):
     """A schemathesis case sent through the test's own client. schemathesis' ASGI transport would
     run a second lifespan of the same app on an event loop of its own, two watchers and audit
     writers sharing one app's state; shutting that second one down hung a test run."""
@@ -112,6 +112,8 @@ def send_case(client, case):
     elif kwargs.get("data") is not None:
         body["data"] = kwargs["data"]
     headers = dict(kwargs.get("headers") or {})
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
     return client.request(
         kwargs["method"], kwargs["url"], params=kwargs.get("params"), headers=headers, **body
     )

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import positive_data_acceptance
 
+from serving.auth import token_hash
 from tests.serving.fakes import SCORE_PATH, fake_app, send_case, wait_ready
 
 # Two rules JSON Schema cannot state (each tested in test_validation.py): payment_ids are unique
@@ -26,7 +27,10 @@ UNSTATED_RULES = ("payment_id ", "must be on or after 2000-01-01")
 
 _ROOT = Path(tempfile.mkdtemp(prefix="serving-fuzz-"))
 atexit.register(shutil.rmtree, _ROOT, True)  # also when no test of this module ran
-APP = fake_app(_ROOT, audit_flush_seconds=3600)
+# authentication on, as a deployment beyond loopback has it: every case carries a scoring token
+TOKEN = "rw_fuzz-token"
+TOKENS = f"tokens: [{{name: fuzz, sha256: {token_hash(TOKEN)}, scopes: [score, metrics]}}]"
+APP = fake_app(_ROOT, audit_flush_seconds=3600, tokens_inline=TOKENS, metrics_require_token=True)
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 schema.config.generation.update(
     modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE], max_examples=200, deterministic=True
@@ -55,7 +59,7 @@ def schema_valid_data_is_accepted(ctx, response, case) -> bool | None:
 @settings(deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_the_api_conforms_to_its_schema_and_never_fails(case, client: TestClient) -> None:
     case.validate_response(
-        send_case(client, case),
+        send_case(client, case, TOKEN),
         excluded_checks=[positive_data_acceptance],
         additional_checks=[schema_valid_data_is_accepted],
     )
