@@ -87,19 +87,36 @@ class ParquetSink:
         return rows
 
     def write(self, rows: Sequence[dict[str, Any]]) -> list[Path]:
+        """One file per day, each written under a hidden name and renamed. When a day's file fails,
+        PartialWriteError carries the rows of that day and the days after it: the days already
+        renamed are durable and must not be written again (a retry would duplicate them)."""
         by_day: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for row in rows:
             by_day[row["logged_at"].date().isoformat()].append(row)
+        days = sorted(by_day.items())
         written = []
-        for day, day_rows in sorted(by_day.items()):
+        for number, (day, day_rows) in enumerate(days):
             folder = self.directory / f"logged_on={day}"
-            folder.mkdir(parents=True, exist_ok=True)
             name = f"part-{day_rows[0]['logged_at']:%Y%m%dT%H%M%S%f}-{os.getpid()}-{next(self._sequence):06d}"
             staging, final = folder / f".{name}.tmp", folder / f"{name}.parquet"
-            pq.write_table(pa.Table.from_pylist(day_rows, schema=self.schema), staging)
-            os.replace(staging, final)
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                pq.write_table(pa.Table.from_pylist(day_rows, schema=self.schema), staging)
+                os.replace(staging, final)
+            except Exception as exc:
+                staging.unlink(missing_ok=True)
+                unwritten = [row for _, later in days[number:] for row in later]
+                raise PartialWriteError(f"{final}: {exc}", unwritten) from exc
             written.append(final)
         return written
+
+
+class PartialWriteError(OSError):
+    """A day's file could not be written; `unwritten` are the rows still to write."""
+
+    def __init__(self, message: str, unwritten: list[dict[str, Any]]) -> None:
+        super().__init__(message)
+        self.unwritten = unwritten
 
 
 class AuditLog:
@@ -187,6 +204,12 @@ class AuditLog:
                     continue
                 try:
                     await asyncio.to_thread(sink.write, rows)
+                except PartialWriteError as exc:
+                    log.exception(
+                        "audit log: could not write %d rows to %s", len(exc.unwritten), sink.directory
+                    )
+                    sink.rows[:0] = exc.unwritten  # the days already written stay written, once
+                    ok = False
                 except Exception:
                     log.exception("audit log: could not write %d rows to %s", len(rows), sink.directory)
                     sink.rows[:0] = rows

@@ -126,3 +126,44 @@ def test_files_are_partitioned_by_the_day_rows_were_logged(tmp_path: Path, day: 
         [{"request_id": "r", "logged_at": logged_at, "method": "POST", "path": "/", "status": 200}]
     )
     assert written.parent.name == f"logged_on={day}"
+
+
+def test_a_flush_retried_across_a_day_boundary_writes_each_row_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A buffer holding rows of two days is two files; when the second day's file fails, the retry
+    writes that day only: the first day's file was already renamed into place."""
+    from datetime import datetime
+
+    import serving.audit as audit_module
+
+    audit = AuditLog(tmp_path / "log", "salt", flush_rows=1_000, flush_seconds=60)
+    days = {
+        "r1": "2026-02-01T23:59:59.900000",
+        "r2": "2026-02-01T23:59:59.950000",
+        "r3": "2026-02-02T00:00:00.010000",
+    }
+    clock = iter(datetime.fromisoformat(at) for at in days.values())
+    monkeypatch.setattr(audit_module, "utc_now", lambda: next(clock))
+    real_write = audit_module.pq.write_table
+    failures = iter([True])  # the second day's file fails once; the first day's is written
+
+    def flaky(table, where, *args, **kwargs):
+        if "logged_on=2026-02-02" in str(where) and next(failures, False):
+            raise OSError(5, "Input/output error (injected)")
+        return real_write(table, where, *args, **kwargs)
+
+    monkeypatch.setattr(audit_module.pq, "write_table", flaky)
+
+    async def scenario() -> tuple[bool, int, bool, int]:
+        for request_id in days:
+            audit.log_request(request_id, "POST", SCORE_PATH, 200, 1.0, 1, 1, None)
+        first = await audit.flush()
+        kept = audit.pending
+        return first, kept, await audit.flush(), audit.pending
+
+    assert asyncio.run(scenario()) == (False, 1, True, 0)
+    rows = read(tmp_path / "log", "requests")
+    assert sorted(row["request_id"] for row in rows) == ["r1", "r2", "r3"]  # none twice
+    assert {str(row["logged_on"]) for row in rows} == {"2026-02-01", "2026-02-02"}
+    assert not list((tmp_path / "log").rglob(".*.tmp"))  # the failed file's staging copy is gone
