@@ -22,6 +22,7 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -42,6 +43,10 @@ class ServingModel(Protocol):
     """A champion with the online feature state of one snapshot."""
 
     info: ModelInfo
+
+    @property
+    def complete_from(self) -> datetime | None:
+        """Payments at or after this time get complete features; earlier ones are refused."""
 
     def score(self, payments: Sequence[Payment]) -> list[PaymentScore]: ...
 

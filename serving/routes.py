@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request, Response
@@ -11,7 +12,18 @@ from serving.audit import AuditLog
 from serving.batching import ScoringQueue
 from serving.hotswap import ModelHolder, NotReadyError
 from serving.metrics import ServingMetrics
-from serving.schemas import ErrorResponse, Health, Readiness, ScoreRequest, ScoreResponse, payments_of
+from serving.problems import error_response
+from serving.schemas import (
+    ErrorResponse,
+    FieldError,
+    Health,
+    Payment,
+    PaymentBatch,
+    Readiness,
+    ScoreRequest,
+    ScoreResponse,
+    payments_of,
+)
 
 RETRY_AFTER_SECONDS = "5"
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -20,10 +32,30 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorResponse, "description": "The token lacks the `score` scope"},
     413: {"model": ErrorResponse, "description": "The body is larger than the limit"},
     415: {"model": ErrorResponse, "description": "The body is not application/json"},
-    422: {"model": ErrorResponse, "description": "The body is not valid: field paths and reasons"},
+    422: {
+        "model": ErrorResponse,
+        "description": "The body is not valid, or a payment is older than the online features cover: "
+        "field paths and reasons",
+    },
     429: {"model": ErrorResponse, "description": "The token's rate limit is exceeded: see Retry-After"},
     503: {"model": ErrorResponse, "description": "The model is still loading"},
 }
+
+
+def too_old(payments: list[Payment], complete_from: datetime | None, batch: bool) -> list[FieldError]:
+    """The payments older than the online feature store's complete windows: their velocity features
+    would count only part of the window, so they are refused, never scored on incomplete features."""
+    if complete_from is None:
+        return []
+    return [
+        FieldError(
+            field=f"payments[{number}].paid_at" if batch else "paid_at",
+            reason=f"{payment.paid_at_utc:%Y-%m-%dT%H:%M:%S}Z is before {complete_from:%Y-%m-%dT%H:%M:%S}Z, "
+            "the oldest time the online features are complete for: score it in the batch path",
+        )
+        for number, payment in enumerate(payments)
+        if payment.paid_at_utc < complete_from
+    ]
 
 
 def score_path(model_name: str) -> str:
@@ -39,6 +71,11 @@ def build_router(
     async def score(body: Annotated[ScoreRequest, Body()], request: Request) -> Response:
         """Score one payment (a Payment object) or a batch (`{"payments": [...]}`, 1 to 100)."""
         payments = payments_of(body)
+        model = holder.current
+        stale = too_old(payments, model.complete_from if model else None, isinstance(body, PaymentBatch))
+        if stale:
+            more = f" (and {len(stale) - 1} more)" if len(stale) > 1 else ""
+            return error_response(422, f"{stale[0].field}: {stale[0].reason}{more}", stale)
         try:
             model, results = await queue.score(payments)
         except NotReadyError as exc:

@@ -7,6 +7,7 @@ the same score online as in ml.payment_fraud_scores."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 import polars as pl
@@ -48,6 +49,10 @@ class ChampionScorer:
         self.info = ModelInfo(
             champion.registered.model_name, champion.registered.version, float(threshold), champion.engine
         )
+
+    @property
+    def complete_from(self) -> datetime | None:
+        return self.store.complete_from
 
     def score(self, payments: Sequence[Payment]) -> list[PaymentScore]:
         events = [to_event(payment) for payment in payments]

@@ -38,8 +38,9 @@ def payment_json(**overrides: Any) -> dict[str, Any]:
 class FakeModel:
     """Scores amount_usd / 1000 (capped at 1); flags at THRESHOLD; remembers what it recorded."""
 
-    def __init__(self, version: int = 1, held: set[str] | None = None) -> None:
+    def __init__(self, version: int = 1, held: set[str] | None = None, complete_from=None) -> None:
         self.info = ModelInfo("payment_fraud", version, THRESHOLD, "fake")
+        self.complete_from = complete_from  # None: every paid_at is covered
         self.held = held or set()  # payment ids "in the snapshot"
         self.recorded: list[str] = []
         self.lock = threading.Lock()

@@ -221,3 +221,30 @@ def test_the_score_endpoint_answers_503_until_the_model_is_loaded(tmp_path) -> N
 def test_paid_at_becomes_naive_utc() -> None:
     payment = Payment.model_validate(payment_json(paid_at="2026-02-01T10:00:00+02:00"))
     assert payment.paid_at_utc == datetime(2026, 2, 1, 8, 0, 0)
+
+
+def test_a_payment_older_than_the_online_features_is_refused_not_scored(tmp_path) -> None:
+    """Before the feature store's complete windows a payment's velocity features would count part
+    of their window: a 422 naming the payment and the boundary, and nothing of the request is scored."""
+    from tests.serving.fakes import FakeModel, fake_app, wait_ready
+    from tests.serving.test_audit import read
+
+    model = FakeModel(complete_from=datetime(2026, 1, 15))
+    with TestClient(fake_app(tmp_path, load=lambda: model)) as client:
+        wait_ready(client)
+        alone = client.post(SCORE_PATH, json=payment_json(paid_at="2026-01-14T23:59:59Z"))
+        assert alone.status_code == 422
+        assert "before 2026-01-15T00:00:00Z" in errors_of(alone)["paid_at"]
+        batch = {
+            "payments": [
+                payment_json(payment_id="pay_new", paid_at="2026-01-15T00:00:00Z"),
+                payment_json(payment_id="pay_old", paid_at="2026-01-01T08:00:00+02:00"),
+            ]
+        }
+        refused = client.post(SCORE_PATH, json=batch)
+        assert refused.status_code == 422 and set(errors_of(refused)) == {"payments[1].paid_at"}
+        assert "2026-01-01T06:00:00Z is before" in refused.json()["message"]
+        assert model.recorded == []  # neither payment of the refused batch counts in the features
+        at_the_boundary = client.post(SCORE_PATH, json=payment_json(paid_at="2026-01-15T00:00:00Z"))
+        assert at_the_boundary.status_code == 200
+    assert [row["payment_id"] for row in read(tmp_path / "serving_log", "scores")] == ["pay_0123456789abcdef"]
