@@ -10,6 +10,7 @@ import functools
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -42,7 +43,11 @@ def create_app(settings: ServingSettings, load: Loader | None = None) -> FastAPI
     audit = AuditLog(
         settings.log_dir, settings.pii_salt, settings.audit_flush_rows, settings.audit_flush_seconds
     )
-    holder = ModelHolder()
+    holder = ModelHolder(
+        settings.journal_max_payments,
+        timedelta(days=settings.journal_max_days),
+        on_dropped=lambda reason, payments: metrics.journal_dropped.labels(reason).inc(payments),
+    )
 
     def loaded(model: ServingModel) -> None:
         # The feature state is hundreds of thousands of long-lived objects: a full collection of

@@ -18,11 +18,13 @@ poll tries again.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
@@ -65,10 +67,27 @@ class NotReadyError(RuntimeError):
 
 
 class ModelHolder:
-    def __init__(self) -> None:
+    """The model in service, and the journal: the payments scored online that the current snapshot
+    does not hold, replayed into the next one so its feature state counts them.
+
+    The journal is bounded, because payments that never reach the warehouse would stay in it
+    forever: by count (`max_journal`, the oldest dropped first, as they are scored) and by age (at
+    each swap, payments more than `max_journal_age` older than the newest journaled one are dropped:
+    past the longest feature window they count in no velocity feature any more).
+    `on_dropped(reason, payments)` counts what was dropped ("count" or "age"). A dropped payment's
+    only lasting trace is the first-use flags (is_new_card, is_new_device): a later payment of its
+    card or device reads as new until the warehouse holds it."""
+
+    def __init__(
+        self,
+        max_journal: int = 200_000,
+        max_journal_age: timedelta = timedelta(days=31),
+        on_dropped: Callable[[str, int], None] = lambda reason, payments: None,
+    ) -> None:
         self.current: ServingModel | None = None
-        # payments scored online that the current snapshot does not hold: replayed into the next one
-        self.journal: list[Payment] = []
+        self.max_journal_age, self.on_dropped = max_journal_age, on_dropped
+        self.journal: deque[Payment] = deque(maxlen=max_journal)
+        self._journaled = 0  # payments ever appended: which ones came during a load
 
     def score(self, payments: Sequence[Payment]) -> tuple[ServingModel, list[PaymentScore]]:
         model = self.current
@@ -76,21 +95,44 @@ class ModelHolder:
             raise NotReadyError("the model and its features are still loading; retry shortly")
         results = model.score(payments)
         model.record(payments)
-        self.journal.extend(payments)
+        self._journal(payments)
         return model, results
 
+    def _journal(self, payments: Sequence[Payment]) -> None:
+        overflow = len(self.journal) + len(payments) - (self.journal.maxlen or 0)
+        self.journal.extend(payments)
+        self._journaled += len(payments)
+        if overflow > 0:
+            self.on_dropped("count", overflow)
+
     async def swap_in(self, load: Loader) -> ServingModel:
-        replayed = len(self.journal)
-        model, kept = await asyncio.to_thread(_load_and_replay, load, tuple(self.journal))
-        late = self.journal[replayed:]  # scored on the old model while the new one loaded
+        started = self._journaled
+        model, kept = await asyncio.to_thread(load_and_replay, load, tuple(self.journal))
+        # scored on the old model while the new one loaded (at most what the journal still holds)
+        arrived = min(self._journaled - started, len(self.journal))
+        late = list(itertools.islice(self.journal, len(self.journal) - arrived, None))
         if late:
             model.record(late)
-        self.journal = [*kept, *late]
+        kept_recent = self._recent(kept + late)
+        overflow = len(kept_recent) - (self.journal.maxlen or 0)
+        if overflow > 0:
+            self.on_dropped("count", overflow)
+        self.journal.clear()
+        self.journal.extend(kept_recent)
         self.current = model
         return model
 
+    def _recent(self, payments: list[Payment]) -> list[Payment]:
+        if not payments:
+            return payments
+        oldest = max(payment.paid_at_utc for payment in payments) - self.max_journal_age
+        recent = [payment for payment in payments if payment.paid_at_utc >= oldest]
+        if len(recent) < len(payments):
+            self.on_dropped("age", len(payments) - len(recent))
+        return recent
 
-def _load_and_replay(load: Loader, journal: Sequence[Payment]) -> tuple[ServingModel, list[Payment]]:
+
+def load_and_replay(load: Loader, journal: Sequence[Payment]) -> tuple[ServingModel, list[Payment]]:
     model = load()
     missing = model.not_in_snapshot(journal) if journal else []
     if missing:

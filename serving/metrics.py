@@ -99,6 +99,13 @@ class ServingMetrics:
             registry=self.registry,
         )
 
+        self.journal_dropped = Counter(
+            "scoring_api_journal_dropped",
+            "Payments dropped from the hot-swap replay journal, by bound (count, age)",
+            ["reason"],
+            registry=self.registry,
+        )
+
     def token_decision(self, hash_id: str, decision: str, rate_per_second: float | None = None) -> None:
         self.token_requests.labels(hash_id, decision).inc()
         if rate_per_second is not None:

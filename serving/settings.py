@@ -30,6 +30,10 @@ class ServingSettings:
     tokens_inline: str | None = None
     rate_per_second: float = 1000.0  # a token's default rate limit (SERVE_RATE_PER_SECOND)...
     rate_burst: float = 2000.0  # ...and burst (SERVE_RATE_BURST); a token's own entry overrides both
+    # the replay journal's bounds (serving/hotswap.py): payments (SERVE_JOURNAL_MAX_PAYMENTS) and
+    # age in days before the newest journaled payment (SERVE_JOURNAL_MAX_DAYS)
+    journal_max_payments: int = 200_000
+    journal_max_days: float = 31.0
     metrics_require_token: bool = False  # /metrics needs the `metrics` scope (SERVE_METRICS_REQUIRE_TOKEN=1)
 
     @classmethod
@@ -47,5 +51,7 @@ class ServingSettings:
             tokens_inline=os.environ.get("SERVE_TOKENS") or None,
             rate_per_second=float(os.environ.get("SERVE_RATE_PER_SECOND", "1000")),
             rate_burst=float(os.environ.get("SERVE_RATE_BURST", "2000")),
+            journal_max_payments=int(os.environ.get("SERVE_JOURNAL_MAX_PAYMENTS", "200000")),
+            journal_max_days=float(os.environ.get("SERVE_JOURNAL_MAX_DAYS", "31")),
             metrics_require_token=os.environ.get("SERVE_METRICS_REQUIRE_TOKEN", "") in ("1", "true", "yes"),
         )

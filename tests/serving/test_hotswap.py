@@ -7,6 +7,7 @@ import asyncio
 import os
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -16,8 +17,8 @@ from serving.schemas import Payment
 from tests.serving.fakes import SCORE_PATH, FakeModel, fake_app, payment_json, wait_ready
 
 
-def payment(payment_id: str) -> Payment:
-    return Payment.model_validate(payment_json(payment_id=payment_id))
+def payment(payment_id: str, paid_at: str = "2026-02-01T10:00:00Z") -> Payment:
+    return Payment.model_validate(payment_json(payment_id=payment_id, paid_at=paid_at))
 
 
 def publish(snapshot: Path, content: bytes) -> None:
@@ -75,6 +76,53 @@ def test_the_journal_forgets_payments_the_new_snapshot_holds() -> None:
     asyncio.run(holder.swap_in(lambda: FakeModel(version=2, held={"a"})))
     assert [p.payment_id for p in holder.journal] == ["b"]
     assert holder.current is not None and holder.current.recorded == ["b"]
+
+
+def test_the_journal_is_bounded_by_count_and_by_age_and_says_what_it_dropped() -> None:
+    """Payments that never reach the warehouse would stay in the journal forever: past
+    `max_journal` the oldest go as new ones are scored; at a swap, those more than
+    `max_journal_age` older than the newest go (no velocity window reaches them any more)."""
+    dropped: list[tuple[str, int]] = []
+    holder = ModelHolder(
+        max_journal=3, max_journal_age=timedelta(days=30), on_dropped=lambda *d: dropped.append(d)
+    )
+    holder.current = FakeModel(version=1)
+    holder.score([payment("jan", "2026-01-01T00:00:00Z")])
+    holder.score([payment(f"feb{n}", f"2026-02-0{n}T00:00:00Z") for n in range(1, 4)])
+    assert [p.payment_id for p in holder.journal] == ["feb1", "feb2", "feb3"] and dropped == [("count", 1)]
+    holder.score([payment("mar", "2026-03-05T00:00:00Z")])  # feb1 goes by count
+    release, loading = threading.Event(), threading.Event()
+    new = FakeModel(version=2)
+
+    def slow_load() -> FakeModel:
+        loading.set()
+        release.wait(5)
+        return new
+
+    async def scenario() -> None:
+        swap = asyncio.create_task(holder.swap_in(slow_load))
+        while not loading.is_set():
+            await asyncio.sleep(0.001)
+        # during the load two more arrive: the count bound drops feb2 and feb3 from the journal
+        holder.score([payment("late1", "2026-03-06T00:00:00Z"), payment("late2", "2026-03-06T00:00:01Z")])
+        release.set()
+        await swap
+
+    asyncio.run(scenario())
+    # replayed: what the journal held when the load began, then the two late ones; kept after the
+    # swap: within 30 days of the newest (feb2 and feb3 are older), at most 3
+    assert new.recorded == ["feb2", "feb3", "mar", "late1", "late2"]
+    assert [p.payment_id for p in holder.journal] == ["mar", "late1", "late2"]
+    assert dropped == [("count", 1), ("count", 1), ("count", 2), ("age", 2)]
+
+
+def test_journal_drops_are_counted_in_the_metrics(tmp_path: Path) -> None:
+    with TestClient(fake_app(tmp_path, journal_max_payments=2)) as client:
+        wait_ready(client)
+        batch = {"payments": [payment_json(payment_id=f"pay_{n}") for n in range(5)]}
+        assert client.post(SCORE_PATH, json=batch).status_code == 200
+        text = client.get("/metrics").text
+    assert 'scoring_api_journal_dropped_total{reason="count"} 3.0' in text
 
 
 def test_a_failed_load_keeps_the_old_model_and_is_retried(tmp_path: Path) -> None:
