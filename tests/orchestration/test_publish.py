@@ -74,3 +74,24 @@ def test_the_audit_refuses_a_copy_that_differs_from_the_build_file(tmp_path: Pat
         audit(target, {**counts, "marts.fct_sales": 2})
     with pytest.raises(PublishAuditError):
         audit(target, {**counts, "marts.missing": 0})
+
+
+def test_a_failed_or_killed_publish_leaves_no_staging_file_nor_its_wal(tmp_path: Path, monkeypatch) -> None:
+    """A write that fails mid-transaction (ENOSPC here, found by injecting it with libfiu) leaves
+    DuckDB's write-ahead log beside the staging file: the failed publish removes both, and the next
+    publish sweeps those a killed one left."""
+    import orchestration.defs.publish.publishing as publishing
+
+    build, target = tmp_path / "build.duckdb", tmp_path / "analytics.duckdb"
+    build_file(build, 1)
+    for leftover in (".analytics.duckdb.999.tmp", ".analytics.duckdb.999.tmp.wal"):
+        (tmp_path / leftover).write_bytes(b"left by a killed publish")
+
+    def failing_audit(candidate: Path, expected: dict[str, int]) -> None:
+        candidate.with_name(f"{candidate.name}.wal").write_bytes(b"as DuckDB leaves it after ENOSPC")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(publishing, "audit", failing_audit)
+    with pytest.raises(OSError, match="No space left"):
+        publish(build, target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["build.duckdb"]  # nothing published, nothing left

@@ -50,8 +50,9 @@ def publish(
     (the dbt target path holding semantic_manifest.json), also the metric tables computed from
     them (metric_tables.py)."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    # a publish killed before its rename leaves its staging file: remove any (one publisher at a time)
-    for stale in target.parent.glob(f".{target.name}.*.tmp"):
+    # a publish killed or failed before its rename leaves its staging file, and DuckDB's write-ahead
+    # log beside it when a write failed mid-transaction (a full disk): remove any (one publisher at a time)
+    for stale in target.parent.glob(f".{target.name}.*.tmp*"):
         stale.unlink()
     staging = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     tables: dict[str, int] = {}
@@ -85,6 +86,7 @@ def publish(
         fsync(target.parent)
     finally:
         staging.unlink(missing_ok=True)
+        staging.with_name(f"{staging.name}.wal").unlink(missing_ok=True)
     return Published(target, tables)
 
 
