@@ -25,7 +25,7 @@ export DAGSTER_EVENT_BATCH_SIZE ?= 1000
 SIM_ARGS ?= --seed 7 --start 2025-01-01 --days 425
 DEMO_STAMP := data/.demo-generated
 
-.PHONY: help install run data build evaluate test test-all lint dev docs clean bench bench-l bench-dask bench-spark serve FORCE
+.PHONY: help install run data build evaluate test test-all lint dev docs clean bench bench-l bench-dask bench-spark bench-analysts serve FORCE
 
 help:
 	@echo "make run    set up, generate the demo data, build the warehouse"
@@ -37,6 +37,7 @@ help:
 	@echo "make bench-dask  each model trained in one process and on a local Dask cluster (after make run)"
 	@echo "make bench-spark the warehouse built on DuckDB and on local Spark, at the demo scale and ~1M payments"
 	@echo "make docs   dbt docs generate"
+	@echo "make bench-analysts  20 analysts querying the published file, alone and during a daily run (after make run)"
 	@echo "make serve  the online fraud scoring API on http://127.0.0.1:8000 (after make run)"
 	@echo "make clean  remove data/ and dbt artifacts (keeps .venv)"
 
@@ -111,6 +112,9 @@ bench-dask: install
 # the dbt project built on DuckDB and on local Spark from the same worlds (docs/scale-out.md)
 bench-spark: install
 	$(BIN)/python -m bench.spark --scale default --scale M
+
+bench-analysts: install
+	$(BIN)/python -m bench.analysts
 
 run: data build
 
