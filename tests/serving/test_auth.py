@@ -37,6 +37,16 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def samples(client: TestClient, name: str) -> dict[str, float]:
+    """A per-token metric's value by the token's hashed id."""
+    return {
+        sample.labels["token"]: sample.value
+        for family in client.app.state.metrics.registry.collect()
+        for sample in family.samples
+        if sample.name == name
+    }
+
+
 def decisions(client: TestClient) -> dict[tuple[str, str], float]:
     return {
         (sample.labels["token"], sample.labels["decision"]): sample.value
@@ -102,10 +112,12 @@ def test_over_its_rate_a_token_gets_429_with_retry_after(tmp_path: Path) -> None
             limited.json()["error"] == "too_many_requests" and "0.5 requests/s" in limited.json()["message"]
         )
         assert int(limited.headers["retry-after"]) == 2  # one request's worth of tokens at 0.5/s
-        text = client.get("/metrics").text
+        assert client.get("/metrics").status_code == 200  # scraped as Prometheus would
+        counted = decisions(client)
+        limits = samples(client, "scoring_api_token_rate_limit_per_second")
     hash_id = token_hash(SCORER)[:12]
-    assert f'scoring_api_token_requests_total{{decision="rate_limited",token="{hash_id}"}} 1.0' in text
-    assert f'scoring_api_token_rate_limit_per_second{{token="{hash_id}"}} 0.5' in text
+    assert counted == {(hash_id, "accepted"): 2, (hash_id, "rate_limited"): 1}
+    assert limits == {hash_id: 0.5}
     assert [
         row["token_id"] for row in read(tmp_path / "serving_log", "requests") if row["status"] == 429
     ] == [hash_id]

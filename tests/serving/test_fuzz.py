@@ -5,6 +5,7 @@ type, body). Derandomized with a bounded number of examples, so it is repeatable
 from __future__ import annotations
 
 import atexit
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import positive_data_acceptance
 
-from serving.auth import token_hash
+from serving.auth import TOKEN_PREFIX, token_hash
 from tests.serving.fakes import SCORE_PATH, fake_app, send_case, wait_ready
 
 # Two rules JSON Schema cannot state (each tested in test_validation.py): payment_ids are unique
@@ -28,7 +29,7 @@ UNSTATED_RULES = ("payment_id ", "must be on or after 2000-01-01")
 _ROOT = Path(tempfile.mkdtemp(prefix="serving-fuzz-"))
 atexit.register(shutil.rmtree, _ROOT, True)  # also when no test of this module ran
 # authentication on, as a deployment beyond loopback has it: every case carries a scoring token
-TOKEN = "rw_fuzz-token"
+TOKEN = TOKEN_PREFIX + secrets.token_urlsafe(16)
 TOKENS = f"tokens: [{{name: fuzz, sha256: {token_hash(TOKEN)}, scopes: [score, metrics]}}]"
 APP = fake_app(_ROOT, audit_flush_seconds=3600, tokens_inline=TOKENS, metrics_require_token=True)
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
