@@ -34,7 +34,7 @@ from typing import Protocol
 import yaml
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from serving.problems import error_body
+from serving.problems import send_error
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +199,7 @@ class AuthGuard:
             error = ', error="invalid_token"' if presented else ""
             message = "a valid bearer token is required" if not presented else "the bearer token is not valid"
             self.metrics.token_decision("none", "unauthenticated")
-            await _deny(
+            await send_error(
                 send, 401, message, [(b"www-authenticate", f'Bearer realm="scoring"{error}'.encode())]
             )
             return
@@ -207,7 +207,7 @@ class AuthGuard:
         if needed not in token.scopes:
             self.metrics.token_decision(token.hash_id, "forbidden")
             challenge = f'Bearer realm="scoring", error="insufficient_scope", scope="{needed}"'
-            await _deny(
+            await send_error(
                 send,
                 403,
                 f"the token lacks the scope {needed!r}",
@@ -219,25 +219,9 @@ class AuthGuard:
             self.metrics.token_decision(token.hash_id, "rate_limited")
             retry = str(max(1, math.ceil(wait)))
             limit = f"{token.rate_per_second:g} requests/s, bursts of {token.burst:g}"
-            await _deny(
+            await send_error(
                 send, 429, f"rate limit of this token exceeded ({limit})", [(b"retry-after", retry.encode())]
             )
             return
         self.metrics.token_decision(token.hash_id, "accepted", token.rate_per_second)
         await self.app(scope, receive, send)
-
-
-async def _deny(send: Send, status: int, message: str, headers: list[tuple[bytes, bytes]]) -> None:
-    body = error_body(status, message)
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from serving.problems import error_body
+from serving.problems import send_error
 
 
 def is_json(content_type: str) -> bool:
@@ -29,24 +29,24 @@ class RequestGuard:
         content_type = headers.get(b"content-type", b"").decode("latin-1")
         if not is_json(content_type):
             shown = content_type or "none"
-            await _reject(send, 415, f"Content-Type must be application/json, got {shown}")
+            await send_error(send, 415, f"Content-Type must be application/json, got {shown}")
             return
         declared = headers.get(b"content-length")
         if declared is not None:
             if not declared.isdigit():
-                await _reject(send, 400, "Content-Length is not a non-negative integer")
+                await send_error(send, 400, "Content-Length is not a non-negative integer")
                 return
             if int(declared) > self.max_body_bytes:
-                await _reject(send, 413, self._too_large(f"{int(declared)} bytes"))
+                await send_error(send, 413, self._too_large(f"{int(declared)} bytes"))
                 return
         body = await self._read(receive)
         if body is None:
-            await _reject(send, 413, self._too_large(f"more than {self.max_body_bytes} bytes"))
+            await send_error(send, 413, self._too_large(f"more than {self.max_body_bytes} bytes"))
             return
         try:
             body.decode("utf-8")
         except UnicodeDecodeError as exc:
-            await _reject(send, 400, f"the body is not UTF-8: invalid byte at position {exc.start}")
+            await send_error(send, 400, f"the body is not UTF-8: invalid byte at position {exc.start}")
             return
         await self.app(scope, _replay(body, receive), send)
 
@@ -82,15 +82,3 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replay
-
-
-async def _reject(send: Send, status: int, message: str) -> None:
-    body = error_body(status, message)
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

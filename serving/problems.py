@@ -11,6 +11,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
+from starlette.types import Send
 
 from serving.schemas import ErrorResponse, FieldError
 
@@ -36,6 +37,25 @@ UNION_TAGS = ("payment", "batch")
 def error_body(status: int, message: str, errors: Sequence[FieldError] = ()) -> bytes:
     code = ERROR_CODES.get(status, "error")
     return ErrorResponse(error=code, message=message, errors=list(errors)).model_dump_json().encode()
+
+
+async def send_error(
+    send: Send, status: int, message: str, headers: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
+    """The error as a whole response from an ASGI middleware, before any route runs."""
+    body = error_body(status, message)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def error_response(status: int, message: str, errors: Sequence[FieldError] = ()) -> Response:
@@ -77,12 +97,16 @@ def field_errors(exc: RequestValidationError) -> list[FieldError]:
     return [field_error(error) for error in exc.errors()]
 
 
-async def on_validation_error(_: Request, exc: RequestValidationError) -> Response:
-    errors = field_errors(exc)
+def invalid_request(errors: Sequence[FieldError]) -> Response:
+    """A 422 whose message is the first field error, and how many more there are."""
     first = errors[0]
     where = f"{first.field}: " if first.field else ""
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return error_response(422, f"{where}{first.reason}{more}", errors)
+
+
+async def on_validation_error(_: Request, exc: RequestValidationError) -> Response:
+    return invalid_request(field_errors(exc))
 
 
 async def on_http_error(_: Request, exc: HTTPException) -> Response:

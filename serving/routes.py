@@ -12,7 +12,7 @@ from serving.audit import AuditLog
 from serving.batching import ScoringQueue
 from serving.hotswap import ModelHolder, NotReadyError
 from serving.metrics import ServingMetrics
-from serving.problems import error_response
+from serving.problems import invalid_request
 from serving.schemas import (
     ErrorResponse,
     FieldError,
@@ -74,8 +74,7 @@ def build_router(
         model = holder.current
         stale = too_old(payments, model.complete_from if model else None, isinstance(body, PaymentBatch))
         if stale:
-            more = f" (and {len(stale) - 1} more)" if len(stale) > 1 else ""
-            return error_response(422, f"{stale[0].field}: {stale[0].reason}{more}", stale)
+            return invalid_request(stale)
         try:
             model, results = await queue.score(payments)
         except NotReadyError as exc:
