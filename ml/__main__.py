@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from ml import registry
 from ml.domains import active
 from ml.duckdb_limits import connect
-from ml.errors import ArtifactError, FeatureRelationError, ModelNotFoundError, SpecError
+from ml.errors import ArtifactError, FeatureRelationError, ModelNotFoundError, SpecError, WriteFailedError
 from ml.scoring.batch import score
 from ml.settings import Settings
 from ml.specs import ModelSpec, load_specs, specs_of
@@ -166,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     except (SpecError, FeatureRelationError, ModelNotFoundError, ArtifactError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except WriteFailedError as exc:  # a full disk, an I/O error: the step and file named, state kept
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

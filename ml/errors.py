@@ -17,3 +17,8 @@ class ModelNotFoundError(LookupError):
 
 class ArtifactError(RuntimeError):
     """A model artifact is missing, altered, or was written by an incompatible version."""
+
+
+class WriteFailedError(RuntimeError):
+    """A write a step needs failed below the code: a full disk, an I/O error from the device. The
+    message names the step, the file and the cause; the step's earlier state is kept."""

@@ -15,6 +15,7 @@ gone: the table then equals a full scoring pass with the same champion.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -36,6 +37,7 @@ from ml.scoring.attribution import PathAttribution, top_reasons
 from ml.scoring.backtest import ensure_backtest
 from ml.scoring.compiled import LightGBMPredictor, cache_dir, choose
 from ml.specs import ModelSpec
+from ml.write_failures import database_file, reported
 from ml.write_points import reached
 
 BATCH_ROWS = 262_144
@@ -207,16 +209,21 @@ class _ScoreWriter:
     def __init__(self, con: duckdb.DuckDBPyConnection, spec: ModelSpec, replace_where: str | None) -> None:
         self.spec, self.replace_where, self.rows = spec, replace_where, 0
         self.table = quote_relation(spec.output.table)
+        # a write that fails below (a full disk, an I/O error) names the step and the file
+        self.reported = functools.partial(
+            reported, f"scoring {spec.name}: writing {spec.output.table}", database_file(con)
+        )
         self.cursor = con.cursor()
         self.cursor.execute("begin transaction")
-        self.started = False
+        self.started = self.committing = False
 
     def write(self, scored: pa.Table) -> None:
         self.cursor.register("_scored", scored)
         try:
-            if not self.started:
-                self._start(scored)
-            self.cursor.execute(f"insert into {self.table} by name select * from _scored")
+            with self.reported():
+                if not self.started:
+                    self._start(scored)
+                self.cursor.execute(f"insert into {self.table} by name select * from _scored")
         finally:
             self.cursor.unregister("_scored")
         self.rows += scored.num_rows
@@ -243,12 +250,15 @@ class _ScoreWriter:
         ):
             self._delete()  # a landing day without rows is valid: its old scores are removed
         reached("score:after_spool")
-        self.cursor.execute("commit")
+        self.committing = True  # a commit that fails (a full disk) ends the transaction itself
+        with self.reported():
+            self.cursor.execute("commit")
         self.cursor.close()
         return self.rows
 
     def rollback(self) -> None:
-        self.cursor.execute("rollback")
+        if not self.committing:
+            self.cursor.execute("rollback")
         self.cursor.close()
 
 

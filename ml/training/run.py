@@ -34,6 +34,7 @@ from ml.training.report import (
     regression_plots,
     training_report,
 )
+from ml.write_failures import database_file, reported
 from ml.write_points import reached
 
 
@@ -223,11 +224,14 @@ def run_training(
         **{f"plots/{name}": png for name, png in plots.items()},
     }
     sweep_orphans(models_dir / spec.name, registry.versions(con, spec.name))
-    artifact = write_artifact(models_dir, model, version, metrics, data.fingerprint, extra)
+    reached("train:before_artifact")
+    with reported(f"training {spec.name}: writing version {version}'s artifact", models_dir / spec.name):
+        artifact = write_artifact(models_dir, model, version, metrics, data.fingerprint, extra)
     reached("train:after_artifact")
 
     gate = evaluate_gates(spec, metrics["test"], metrics.get("champion"), disparity, champion_disparity)
-    with _transaction(con):
+    registering = reported(f"training {spec.name}: registering version {version}", database_file(con))
+    with registering, _transaction(con):
         registry.register(
             con,
             {

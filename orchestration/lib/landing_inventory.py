@@ -43,7 +43,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ml.errors import WriteFailedError
 from ml.settings import settings
+from ml.write_failures import reported
 from ml.write_points import reached
 from orchestration.lib.dbt_target import target_root
 from orchestration.lib.environment import landing_dir, warehouse_db
@@ -234,11 +236,12 @@ def _reject(
             "rejected_at": pa.array([datetime.now(UTC).replace(tzinfo=None)], pa.timestamp("us")),
         }
     )
-    partial = target.with_name(target.name + RECORD_SUFFIX + ".tmp")
-    pq.write_table(record, partial)
-    os.replace(partial, target.with_name(target.name + RECORD_SUFFIX))
-    reached("inventory:after_record")
-    os.replace(path, target)
+    with reported(f"landing inventory: rejecting {relative}", target):
+        partial = target.with_name(target.name + RECORD_SUFFIX + ".tmp")
+        pq.write_table(record, partial)
+        os.replace(partial, target.with_name(target.name + RECORD_SUFFIX))
+        reached("inventory:after_record")
+        os.replace(path, target)
     return RejectedFile(path, target, why.reason, why.detail)
 
 
@@ -314,7 +317,10 @@ def take_inventory(
 
 
 def main() -> None:
-    inventory = take_inventory(load_contract(), cache=cache_path())
+    try:
+        inventory = take_inventory(load_contract(), cache=cache_path())
+    except WriteFailedError as exc:  # a full disk, an I/O error: the file named, nothing half-moved
+        raise SystemExit(f"error: {exc}") from None
     print(f"{len(inventory.checked)} files on contract, {len(inventory.rejected)} rejected")
     for item in inventory.rejected:
         print(f"rejected {item.landing_file}: {item.reason} ({item.detail}) -> {item.rejected_file}")

@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from ml.errors import WriteFailedError
 from orchestration.defs.publish.publishing import PublishAuditError, audit, publish
 
 
@@ -92,6 +93,8 @@ def test_a_failed_or_killed_publish_leaves_no_staging_file_nor_its_wal(tmp_path:
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(publishing, "audit", failing_audit)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(
+        WriteFailedError, match=r"publishing analytics.duckdb failed on .*No space left on device"
+    ):
         publish(build, target)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["build.duckdb"]  # nothing published, nothing left

@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 
 from ml.duckdb_limits import connect
+from ml.write_failures import reported
 from ml.write_points import reached
 from orchestration.defs.publish.metric_tables import write_metric_tables
 from orchestration.lib.durable import fsync
@@ -48,7 +49,18 @@ def publish(
     """Publish the build file's marts and ml schemas (or those of the database `attach_build`
     attaches as `build`: Spark's, orchestration/lib/engine.py) to `target`; with `semantic_layer`
     (the dbt target path holding semantic_manifest.json), also the metric tables computed from
-    them (metric_tables.py)."""
+    them (metric_tables.py). A write that fails below (a full disk, an I/O error) is reported with
+    the file; the published file is then the one before."""
+    with reported(f"publishing {target.name}", target):
+        return _write_and_replace(build_file, target, attach_build, semantic_layer)
+
+
+def _write_and_replace(
+    build_file: Path,
+    target: Path,
+    attach_build: Callable[[duckdb.DuckDBPyConnection], None] | None,
+    semantic_layer: Path | None,
+) -> Published:
     target.parent.mkdir(parents=True, exist_ok=True)
     # a publish killed or failed before its rename leaves its staging file, and DuckDB's write-ahead
     # log beside it when a write failed mid-transaction (a full disk): remove any (one publisher at a time)
@@ -56,6 +68,7 @@ def publish(
         stale.unlink()
     staging = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     tables: dict[str, int] = {}
+    reached("publish:before_copy")
     try:
         with connect(staging) as out:
             (attach_build or attach_file(build_file))(out)
