@@ -85,16 +85,17 @@ class PipelineEnv(DbtEnv):
             "DAGSTER_EVENT_BATCH_SIZE": "1000",
         }
 
-    def copy_to(self, root: Path) -> PipelineEnv:
+    def copy_to(self, root: Path, link_landing: bool = True) -> PipelineEnv:
         """The build file, model store and published file copied; the landing zone hard-linked (add
-        files to the copy, never rewrite one in place: that would change the original too)."""
+        files to the copy, never rewrite one in place: that would change the original too), or
+        copied (`link_landing=False`: to another file system)."""
         root.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(self.landing_dir, root / "landing", copy_function=os.link)
+        copy = os.link if link_landing else shutil.copy2
+        shutil.copytree(self.landing_dir, root / "landing", copy_function=copy)
         shutil.copy(self.database, root / "warehouse.duckdb")
         shutil.copy(self.analytics, root / "analytics.duckdb")
         shutil.copytree(self.models_dir, root / "models")
-        copy = PipelineEnv(root / "landing", root / "warehouse.duckdb", root, self.specs_dir)
-        return copy
+        return PipelineEnv(root / "landing", root / "warehouse.duckdb", root, self.specs_dir)
 
     @property
     def dagster_home(self) -> Path:
