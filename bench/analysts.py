@@ -1,9 +1,9 @@
 """Analysts under load: `python -m bench.analysts` (after `make run`) starts 20 analyst processes
 that run README.md's queries in a loop against the published file (read-only, a new connection per
-round, as a notebook that re-runs its cells), first alone, then while a daily run rebuilds the
-warehouse and publishes a new snapshot. It prints each phase's query latency (p50, p95, max), the
-rounds, the errors, the rounds that saw an inconsistent snapshot and how many snapshots were seen,
-and exits non-zero on any error or inconsistency.
+round, as a notebook that re-runs its cells, with a think time between rounds), first alone, then
+while a daily run rebuilds the warehouse and publishes a new snapshot. It prints each phase's query
+latency (p50, p95, max), the rounds, the errors, the rounds that saw an inconsistent snapshot and
+how many snapshots were seen, and exits non-zero on any error or inconsistency.
 
 A round's consistency check: every authorized payment has exactly one fraud score, the review queue
 holds flagged payments only, and the published metric table agrees with the marts beside it. A
@@ -52,8 +52,10 @@ select
 """
 
 
-def worker(path: Path, stop: Path, out: Path) -> None:
-    """One analyst: rounds of every query until `stop` exists; writes its figures to `out`."""
+def worker(path: Path, stop: Path, out: Path, think_s: float, offset_s: float) -> None:
+    """One analyst: after `offset_s`, rounds of every query `think_s` apart until `stop` exists;
+    writes its figures to `out`."""
+    time.sleep(offset_s)  # the analysts do not start in step
     latencies: list[float] = []
     errors: list[str] = []
     rounds = inconsistent = 0
@@ -70,6 +72,7 @@ def worker(path: Path, stop: Path, out: Path) -> None:
             rounds += 1
             snapshots.add(inode)
             inconsistent += not consistent
+            time.sleep(think_s)
         except Exception as exc:  # every error is a finding, reported, never survived silently
             errors.append(f"{type(exc).__name__}: {exc}"[:300])
             time.sleep(0.05)
@@ -86,14 +89,28 @@ def worker(path: Path, stop: Path, out: Path) -> None:
     )
 
 
-def phase(path: Path, work: Path, name: str, analysts: int, during: list[str] | None, seconds: float) -> dict:
-    """`analysts` workers for `seconds`, or for as long as the command `during` runs."""
+def phase(
+    path: Path,
+    work: Path,
+    name: str,
+    analysts: int,
+    think_s: float,
+    during: list[str] | None,
+    seconds: float,
+) -> dict:
+    """`analysts` workers for `seconds`, or for as long as the command `during` runs (at most
+    `seconds`: then it is killed and the phase fails)."""
     stop = work / f"{name}.stop"
     stop.unlink(missing_ok=True)
     outs = [work / f"{name}-{n}.json" for n in range(analysts)]
     workers = [
-        subprocess.Popen([sys.executable, "-m", "bench.analysts", "--worker", str(path), str(stop), str(out)])
-        for out in outs
+        subprocess.Popen(
+            [
+                *(sys.executable, "-m", "bench.analysts", "--worker", str(path), str(stop), str(out)),
+                *("--think-seconds", str(think_s), "--offset-seconds", str(think_s * n / analysts)),
+            ]
+        )
+        for n, out in enumerate(outs)
     ]
     started = time.perf_counter()
     command_rc = None
@@ -102,7 +119,12 @@ def phase(path: Path, work: Path, name: str, analysts: int, during: list[str] | 
     else:
         time.sleep(2.0)  # the analysts are querying when the run starts
         with (work / f"{name}.log").open("w") as log:
-            command_rc = subprocess.run(during, stdout=log, stderr=subprocess.STDOUT).returncode
+            try:
+                command_rc = subprocess.run(
+                    during, stdout=log, stderr=subprocess.STDOUT, timeout=seconds
+                ).returncode
+            except subprocess.TimeoutExpired:
+                command_rc = -1  # killed: longer than the bound
         time.sleep(2.0)  # and they query the new snapshot
     stop.touch()
     for process in workers:
@@ -112,6 +134,7 @@ def phase(path: Path, work: Path, name: str, analysts: int, during: list[str] | 
     return {
         "phase": name,
         "analysts": analysts,
+        "think_seconds": think_s,
         "seconds": round(time.perf_counter() - started, 1),
         "queries": int(latencies.size),
         "rounds": sum(f["rounds"] for f in figures),
@@ -129,20 +152,39 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.analysts", description=__doc__.splitlines()[0])
     parser.add_argument("--worker", nargs=3, metavar=("DB", "STOP", "OUT"), help=argparse.SUPPRESS)
     parser.add_argument("--analysts", type=int, default=20)
+    parser.add_argument("--think-seconds", type=float, default=1.0, help="between an analyst's rounds")
+    parser.add_argument("--offset-seconds", type=float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument("--idle-seconds", type=float, default=30.0)
+    parser.add_argument("--run-timeout", type=float, default=1200.0, help="bound on the daily run (s)")
     parser.add_argument("--day", help="the landing day the daily run reloads (default: the latest)")
     parser.add_argument("--work-dir", type=Path, default=Path("data/bench-analysts"))
     args = parser.parse_args()
     if args.worker:
-        worker(*(Path(p) for p in args.worker))
+        worker(*(Path(p) for p in args.worker), args.think_seconds, args.offset_seconds)
         return
     paths = settings()
     day = args.day or max(p.name.removeprefix("date=") for p in paths.landing_dir.glob("*/*/date=*"))
     args.work_dir.mkdir(parents=True, exist_ok=True)
     run = [sys.executable, "-m", "orchestration.run", "daily_refresh", "--day", day]
     results = [
-        phase(paths.analytics_db, args.work_dir, "alone", args.analysts, None, args.idle_seconds),
-        phase(paths.analytics_db, args.work_dir, "during_daily_run", args.analysts, run, 0),
+        phase(
+            paths.analytics_db,
+            args.work_dir,
+            "alone",
+            args.analysts,
+            args.think_seconds,
+            None,
+            args.idle_seconds,
+        ),
+        phase(
+            paths.analytics_db,
+            args.work_dir,
+            "during_daily_run",
+            args.analysts,
+            args.think_seconds,
+            run,
+            args.run_timeout,
+        ),
     ]
     for result in results:
         print(
