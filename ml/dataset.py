@@ -17,6 +17,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from ml.encoding import SMALL_FRAME_ROWS, CodeBook
 from ml.errors import FeatureRelationError
 from ml.identifiers import quote, quote_relation
 from ml.specs import ModelSpec
@@ -321,4 +322,20 @@ def to_matrix(frame: pl.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
     matrix = np.empty((frame.height, len(columns)), dtype=np.float64, order="F")
     for index, column in enumerate(columns):
         matrix[:, index] = frame.get_column(column).cast(pl.Float64).to_numpy()
+    return matrix
+
+
+def encoded_matrix(frame: pl.DataFrame, codebook: CodeBook, columns: tuple[str, ...]) -> np.ndarray:
+    """`to_matrix(codebook.encode(frame), columns)`; for the online API's few rows without building
+    the encoded frame (a polars query, most of the encoding's cost for one row): categorical values
+    are looked up straight into the matrix, unknown and null as NaN."""
+    if frame.height > SMALL_FRAME_ROWS:
+        return to_matrix(codebook.encode(frame), columns)
+    matrix = np.empty((frame.height, len(columns)), dtype=np.float64, order="F")
+    for index, column in enumerate(columns):
+        values, codes = frame.get_column(column), codebook.codes(column)
+        if codes is None:
+            matrix[:, index] = values.cast(pl.Float64).to_numpy()
+        else:
+            matrix[:, index] = [codes.get(value, np.nan) for value in values.cast(pl.String).to_list()]
     return matrix

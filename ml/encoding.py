@@ -37,6 +37,10 @@ class CodeBook:
             for feature, values in self.categories.items()
         }
 
+    def codes(self, feature: str) -> dict[str, float] | None:
+        """Value -> code of a categorical feature (None: the feature is not categorical)."""
+        return self._lookup.get(feature)
+
     @cached_property
     def _mappings(self) -> dict[str, tuple[pl.Series, pl.Series]]:
         return {

@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from ml import registry
 from ml.artifacts import load_artifact
-from ml.dataset import event_sql, timestamp_sql, to_matrix, unique_columns
+from ml.dataset import encoded_matrix, event_sql, timestamp_sql, unique_columns
 from ml.identifiers import quote, quote_relation, relation_exists
 from ml.model import TrainedModel
 from ml.output_tables import create_table, declared_in
@@ -157,7 +157,7 @@ def score_frame(
     Float64, categorical ones as strings): what batch scoring and the online API share. `threads`
     as in `reason_codes`."""
     spec = model.spec
-    matrix = to_matrix(model.codebook.encode(frame), spec.features.names)
+    matrix = encoded_matrix(frame, model.codebook, spec.features.names)
     scores = model.predict_frame_matrix(matrix)
     if model.threshold is None:
         return FrameScores(scores, None, None)
@@ -293,7 +293,7 @@ def _with_predictor(
     forest agrees with LightGBM on the first rows to score."""
     frame = pl.from_arrow(first.slice(0, PROBE_ROWS))
     assert isinstance(frame, pl.DataFrame)
-    probe = to_matrix(model.codebook.encode(frame), model.spec.features.names)
+    probe = encoded_matrix(frame, model.codebook, model.spec.features.names)
     reference = LightGBMPredictor(model.booster, raw_score=model.spec.task == "binary")
     chosen = choose(
         reference,

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from ml import encoding
-from ml.dataset import to_matrix
+from ml import dataset, encoding
+from ml.dataset import encoded_matrix, to_matrix
 from ml.encoding import CodeBook
 
 
@@ -44,3 +44,16 @@ def test_the_matrix_equals_a_one_query_conversion() -> None:
     assert np.array_equal(matrix, reference, equal_nan=True)
     assert np.isnan(matrix[0, 0]) and matrix[0, 1] == 1.0
     assert to_matrix(encoded.head(0), columns).shape == (0, 4)
+
+
+def test_the_online_matrix_equals_the_encoded_frames_matrix(monkeypatch) -> None:
+    """The API's path (lookups straight into the matrix) and the batch path (encode, then convert)
+    give the same matrix, bit for bit, with unknown and null categories and null numbers."""
+    book = CodeBook.fit(frame(50), ("country", "channel"))
+    columns = ("amount", "is_new", "country", "channel")
+    sample = frame(40).with_columns(pl.col("country").replace("ZZ", "FR"))  # FR: unknown
+    online = encoded_matrix(sample, book, columns)
+    assert np.isnan(online[2, 2]) and np.isnan(online[3, 2])  # null, unknown
+    np.testing.assert_array_equal(online, to_matrix(book.encode(sample), columns))
+    monkeypatch.setattr(dataset, "SMALL_FRAME_ROWS", 0)  # the batch path, through the same function
+    np.testing.assert_array_equal(online, encoded_matrix(sample, book, columns))
