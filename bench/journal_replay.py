@@ -15,30 +15,15 @@ import time
 from datetime import timedelta
 
 from serving.hotswap import load_and_replay
+from serving.loadtest import new_payments
 from serving.schemas import Payment
 from serving.scorer import load_scorer
 from serving.settings import ServingSettings
-from serving.snapshot import latest_payments
 
 
 def journal(settings: ServingSettings, size: int) -> list[Payment]:
-    recent = latest_payments(settings.snapshot, 500)
-    newest = max(payment.paid_at for payment in recent)
-    return [
-        Payment(
-            payment_id=f"pay_journal_{n:012d}",
-            paid_at=(newest + timedelta(milliseconds=n + 1)).isoformat() + "Z",
-            customer_id=base.customer_id,
-            card_fingerprint=base.card_fingerprint,
-            device_id=base.device_id,
-            amount_usd=base.amount_usd,
-            channel=base.channel,
-            merchant_category_code=base.merchant_category_code,
-            ip_country=base.ip_country,
-            is_authorized=base.is_authorized,
-        )
-        for n, base in ((n, recent[n % len(recent)]) for n in range(size))
-    ]
+    payments = new_payments(settings.snapshot, size, timedelta(milliseconds=1), "pay_journal_")
+    return [Payment(**payment) for payment in payments]
 
 
 def main() -> None:

@@ -39,18 +39,18 @@ class Outcome:
     status: int
 
 
-def request_bodies(snapshot: Path, count: int, rate: float) -> list[bytes]:
+def new_payments(snapshot: Path, count: int, spacing: timedelta, prefix: str) -> list[dict]:
+    """`count` payments the warehouse never saw: the snapshot's latest 500 in turn, under new ids
+    (`prefix` + number) and timed `spacing` apart after its newest payment, so their features see
+    complete windows and each is new to the feature state. Request bodies, as the API reads them."""
     recent = latest_payments(snapshot, 500)
     if not recent:
         raise SystemExit(f"{snapshot} has no payments to replay")
     newest = max(payment.paid_at for payment in recent)
-    bodies = []
-    for i in range(count):
-        base = recent[i % len(recent)]
-        paid_at = newest + timedelta(seconds=(i + 1) / rate)
-        payment = {
-            "payment_id": f"pay_load_{i:012d}",
-            "paid_at": paid_at.isoformat() + "Z",
+    return [
+        {
+            "payment_id": f"{prefix}{i:012d}",
+            "paid_at": (newest + spacing * (i + 1)).isoformat() + "Z",
             "customer_id": base.customer_id,
             "card_fingerprint": base.card_fingerprint,
             "device_id": base.device_id,
@@ -60,8 +60,13 @@ def request_bodies(snapshot: Path, count: int, rate: float) -> list[bytes]:
             "ip_country": base.ip_country,
             "is_authorized": base.is_authorized,
         }
-        bodies.append(json.dumps(payment).encode())
-    return bodies
+        for i, base in ((i, recent[i % len(recent)]) for i in range(count))
+    ]
+
+
+def request_bodies(snapshot: Path, count: int, rate: float) -> list[bytes]:
+    payments = new_payments(snapshot, count, timedelta(seconds=1 / rate), "pay_load_")
+    return [json.dumps(payment).encode() for payment in payments]
 
 
 def http_request(host: str, body: bytes, token: str | None = None) -> bytes:
@@ -215,9 +220,7 @@ def main(argv: list[str] | None = None) -> None:
         ServingSettings.from_env().snapshot, warmup + int(args.rate * args.seconds), args.rate
     )
     requests = [http_request(host, body, args.token) for body in bodies]
-    done = without_collections(
-        lambda: asyncio.run(run(host, port, requests, args.rate, args.connections))
-    )
+    done = without_collections(lambda: asyncio.run(run(host, port, requests, args.rate, args.connections)))
     measured_s = done.elapsed_s - args.warmup_seconds
     result = figures(done.outcomes[warmup:], args.rate, args.seconds, measured_s)
     print(report(result))
