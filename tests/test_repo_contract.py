@@ -35,11 +35,12 @@ def test_ci_runs_the_readme_test_command() -> None:
         if line.strip() and not line.strip().startswith(("#", "set ", "cd ", "python3 --version"))
     ]
     # the last step is the README's command; the only other steps install Debian packages (Chromium
-    # for the UI screenshot test, PostgreSQL for the deployment's storage test, Java for Spark) when
-    # missing and print free disk, never a Python dependency
+    # for the UI screenshot test, PostgreSQL for the deployment's storage test, Java for Spark,
+    # fiu-utils for the failing-write tests) when missing and print free disk, never a Python dependency
     assert steps[-1] == "make test"
     allowed = (
-        *("command -v chromium", "command -v initdb", "command -v java", "df -h ", "trap 'df -h "),
+        *("command -v chromium", "command -v initdb", "command -v java", "command -v fiu-run"),
+        *("df -h ", "trap 'df -h "),
         *("missing=()", "if ((${#missing[@]})); then", "apt-get update", "DEBIAN_FRONTEND=", "fi"),
     )
     assert all(step.startswith(allowed) for step in steps[:-1]), steps
