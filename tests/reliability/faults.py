@@ -3,7 +3,6 @@ out of disk space, or with its writes failing with EIO (fault_hook/sitecustomize
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 from collections.abc import Mapping
@@ -42,12 +41,3 @@ def fiu_run() -> list[str] | None:
     """The command prefix that starts a process under libfiu's POSIX wrappers (None: not installed)."""
     fiu = shutil.which("fiu-run")
     return None if fiu is None else [fiu, "-x"]
-
-
-def fill_file_system(filler: Path) -> None:
-    """Fill the file system holding `filler` from the test's own process (the hook's code)."""
-    spec = importlib.util.spec_from_file_location("fault_hook", FAULT_HOOK / "sitecustomize.py")
-    assert spec is not None and spec.loader is not None
-    hook = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(hook)  # installs nothing here: no CRASH_AT, FILL_DISK_AT or EIO_AT is set
-    hook.fill_file_system(str(filler))

@@ -43,9 +43,11 @@ def run(env: PipelineEnv, args: list[str], crash_at: str | None = None, cwd: Pat
     return subprocess.run(args, cwd=cwd, env=environ, capture_output=True, text=True, timeout=900)
 
 
-def kill_when(env: PipelineEnv, args: list[str], marker: str, delay: float, cwd: Path = REPO_ROOT) -> str:
-    """Start `args` in its own process group; SIGKILL the group `delay` s after `marker` appears."""
-    log = env.work_dir / f"killed-{time.monotonic_ns()}.log"
+def start_until(
+    env: PipelineEnv, args: list[str], marker: str, delay: float, log: Path, cwd: Path
+) -> subprocess.Popen:
+    """Start `args` in its own process group, its output to `log`; return it `delay` s after
+    `marker` appears in that output, still running."""
     with log.open("w") as out:
         process = subprocess.Popen(
             args, cwd=cwd, env=env.environ(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
@@ -54,9 +56,16 @@ def kill_when(env: PipelineEnv, args: list[str], marker: str, delay: float, cwd:
     while marker not in log.read_text(errors="replace"):
         assert process.poll() is None, f"finished before {marker!r}:\n{log.read_text()[-3000:]}"
         assert time.monotonic() < deadline, f"no {marker!r} in time"
-        time.sleep(0.2)
+        time.sleep(0.1)
     time.sleep(delay)
-    assert process.poll() is None, f"finished before the kill:\n{log.read_text()[-3000:]}"
+    assert process.poll() is None, f"finished too early:\n{log.read_text()[-3000:]}"
+    return process
+
+
+def kill_when(env: PipelineEnv, args: list[str], marker: str, delay: float, cwd: Path = REPO_ROOT) -> str:
+    """Start `args`; SIGKILL its process group `delay` s after `marker` appears."""
+    log = env.work_dir / f"killed-{time.monotonic_ns()}.log"
+    process = start_until(env, args, marker, delay, log, cwd)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     return log.read_text(errors="replace")

@@ -24,7 +24,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -33,7 +32,8 @@ import pytest
 from tests.conftest import DBT, REPO_ROOT, WAREHOUSE_DIR
 from tests.pipeline import PipelineEnv, PipelineRun, table_checksums
 from tests.reliability import faults
-from tests.reliability.test_crashes import PUBLISH, assert_safe_after_a_crash, ml_cli
+from tests.reliability.fault_hook.full_disk import fill_file_system
+from tests.reliability.test_crashes import PUBLISH, assert_safe_after_a_crash, ml_cli, start_until
 
 pytestmark = pytest.mark.slow
 
@@ -165,7 +165,7 @@ def test_a_full_disk_when_the_inventory_rejects_a_file(
     bad = reject_candidate(env)
     environ = env.environ()  # before the disk fills: it copies dbt's manifest into the target folder
     filler = small_disk / "filler"
-    faults.fill_file_system(filler)
+    fill_file_system(filler)
     failed = run(env, INVENTORY, environ)
     output = assert_failed_cleanly(env, failed, published)
     step = f"landing inventory: rejecting {bad.relative_to(env.landing_dir)} failed on"
@@ -230,15 +230,7 @@ def fault_during(
 ) -> subprocess.CompletedProcess:
     """Run `args`, its output to `log` (not on the disk that fills); 0.5 s after `marker` appears,
     `inject(pid)`; wait for the end."""
-    with log.open("w") as out:
-        process = subprocess.Popen(args, cwd=cwd, env=env.environ(), stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 600
-    while marker not in log.read_text(errors="replace"):
-        assert process.poll() is None, f"finished before {marker!r}:\n{log.read_text()[-3000:]}"
-        assert time.monotonic() < deadline, f"no {marker!r} in time"
-        time.sleep(0.1)
-    time.sleep(0.5)
-    assert process.poll() is None, f"finished before the fault:\n{log.read_text()[-3000:]}"
+    process = start_until(env, args, marker, 0.5, log, cwd)
     inject(process.pid)
     returncode = process.wait(timeout=600)
     return subprocess.CompletedProcess(args, returncode, log.read_text(errors="replace"), "")
@@ -253,7 +245,7 @@ def test_a_disk_that_fills_during_dbt_build(
     source, built, published = baseline
     env = source.copy_to(small_disk / "warehouse", link_landing=False)
     filler = small_disk / "filler"
-    fill = lambda _: faults.fill_file_system(filler)  # noqa: E731
+    fill = lambda _: fill_file_system(filler)  # noqa: E731
     failed = fault_during(env, DBT_BUILD, DBT_MARKER, fill, tmp_path / "dbt.log", WAREHOUSE_DIR)
     output = assert_failed_cleanly(env, failed, published)
     # dbt names the model and the cause; the file is named only in its closing summary, which it

@@ -22,26 +22,6 @@ _FILL = os.environ.get("FILL_DISK_AT")
 _EIO = os.environ.get("EIO_AT")
 
 
-def fill_file_system(filler: str) -> None:
-    """Allocate every free block of the file system holding `filler` to it."""
-    with open(filler, "ab") as out:
-        chunk = _free_bytes(filler)
-        while chunk >= 4096:
-            try:
-                os.posix_fallocate(out.fileno(), os.fstat(out.fileno()).st_size, chunk)
-            except OSError as exc:
-                if exc.errno != errno.ENOSPC:
-                    raise
-                chunk //= 2
-            else:
-                chunk = _free_bytes(filler)
-
-
-def _free_bytes(path: str) -> int:
-    stat = os.statvfs(path)
-    return stat.f_bavail * stat.f_frsize
-
-
 def fail_calls_with_eio(calls: str) -> None:
     """Enable libfiu's failure points (already loaded by fiu-run's preload) with errno EIO."""
     libfiu = ctypes.CDLL("libfiu.so.0")
@@ -56,6 +36,8 @@ def _at_point(event: str, args: tuple) -> None:
     if args[0] == _CRASH:
         os.kill(os.getpid(), signal.SIGKILL)
     if args[0] == _FILL:
+        from full_disk import fill_file_system  # beside this file, on PYTHONPATH
+
         fill_file_system(os.environ["FILL_DISK_FILE"])
     if args[0] == _EIO:
         fail_calls_with_eio(os.environ["EIO_CALLS"])
