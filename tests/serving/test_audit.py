@@ -122,9 +122,8 @@ def test_files_are_partitioned_by_the_day_rows_were_logged(tmp_path: Path, day: 
 
     sink = ParquetSink(tmp_path, REQUEST_SCHEMA)
     logged_at = datetime.fromisoformat(f"{day}T23:59:59")
-    (written,) = sink.write(
-        [{"request_id": "r", "logged_at": logged_at, "method": "POST", "path": "/", "status": 200}]
-    )
+    sink.append([{"request_id": "r", "logged_at": logged_at, "method": "POST", "path": "/", "status": 200}])
+    (written,) = sink.write(sink.take())
     assert written.parent.name == f"logged_on={day}"
 
 
