@@ -8,6 +8,7 @@ at the cutoff, and its label is positive only if the outcome was known by then.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
@@ -21,6 +22,8 @@ from ml.encoding import SMALL_FRAME_ROWS, CodeBook
 from ml.errors import FeatureRelationError
 from ml.identifiers import quote, quote_relation
 from ml.specs import ModelSpec
+
+NAN = float("nan")
 
 SPLITS = ("train", "validation", "test")
 INTEGER_TYPES = (
@@ -323,6 +326,20 @@ def to_matrix(frame: pl.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
     for index, column in enumerate(columns):
         matrix[:, index] = frame.get_column(column).cast(pl.Float64).to_numpy()
     return matrix
+
+
+def rows_matrix(rows: Sequence[Sequence[object]], codebook: CodeBook, columns: tuple[str, ...]) -> np.ndarray:
+    """The matrix `encoded_matrix` gives for the frame these rows would make (each row's values in
+    `columns` order, numeric ones as float or None, categorical ones as str or None), without making
+    the frame: for the online API's one or few payments, where building a polars frame costs more
+    than scoring the row. Row-major; LightGBM reads either order."""
+    lookups = [codebook.codes(column) for column in columns]
+    values = [
+        codes.get(value, NAN) if codes is not None else (NAN if value is None else value)
+        for row in rows
+        for value, codes in zip(row, lookups, strict=True)
+    ]
+    return np.array(values, dtype=np.float64).reshape(len(rows), len(columns))
 
 
 def encoded_matrix(frame: pl.DataFrame, codebook: CodeBook, columns: tuple[str, ...]) -> np.ndarray:

@@ -1,8 +1,8 @@
 """The served model: the champion plus the online feature store of one published snapshot.
 
 Features come from serving/features (the code the batch path's features are checked against), scores,
-flags and reason codes from ml.scoring.batch.score_frame (the batch path's own function), so a payment gets
-the same score online as in ml.payment_fraud_scores."""
+flags and reason codes from ml.scoring.batch.score_matrix (the batch path's own function, on the matrix
+score_frame would build), so a payment gets the same score online as in ml.payment_fraud_scores."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import polars as pl
 
-from ml.dataset import to_matrix
-from ml.scoring.batch import reason_codes, score_frame
+from ml.dataset import rows_matrix, to_matrix
+from ml.scoring.batch import reason_codes, score_frame, score_matrix
 from ml.scoring.compiled import cache_dir
 from ml.specs import load_specs
 from serving.champion import PREDICT_THREADS, Champion, compiled, load_champion
@@ -56,10 +56,14 @@ class ChampionScorer:
 
     def score(self, payments: Sequence[Payment]) -> list[PaymentScore]:
         events = [to_event(payment) for payment in payments]
-        frame = self.store.features(events)
-        if frame["payment_id"].to_list() != [event.payment_id for event in events]:
+        rows = self.store.feature_rows(events)
+        if [row[0] for row in rows] != [event.payment_id for event in events]:
             raise RuntimeError("the feature store returned rows out of order or missing")
-        scored = score_frame(self.champion.model, frame, self.champion.attribution, PREDICT_THREADS)
+        model = self.champion.model
+        # a polars frame for one payment costs more than scoring it: the rows go straight into the
+        # matrix, the same one score_frame builds from the frame (tests/ml/test_encoding.py)
+        matrix = rows_matrix([row[1:] for row in rows], model.codebook, model.spec.features.names)
+        scored = score_matrix(model, matrix, self.champion.attribution, PREDICT_THREADS)
         assert scored.flagged is not None and scored.reason_codes is not None
         info = self.info
         return [

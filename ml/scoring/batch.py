@@ -156,8 +156,19 @@ def score_frame(
     """Scores, flags and reason codes of a frame holding the model's features (numeric ones as
     Float64, categorical ones as strings): what batch scoring and the online API share. `threads`
     as in `reason_codes`."""
+    matrix = encoded_matrix(frame, model.codebook, model.spec.features.names)
+    return score_matrix(model, matrix, attribution, threads)
+
+
+def score_matrix(
+    model: TrainedModel,
+    matrix: np.ndarray,
+    attribution: PathAttribution | None,
+    threads: int | None = None,
+) -> FrameScores:
+    """`score_frame` of the frame whose encoded matrix (`ml.dataset.encoded_matrix`, or
+    `rows_matrix` for the online API's rows) this is."""
     spec = model.spec
-    matrix = encoded_matrix(frame, model.codebook, spec.features.names)
     scores = model.predict_frame_matrix(matrix)
     if model.threshold is None:
         return FrameScores(scores, None, None)

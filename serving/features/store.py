@@ -144,6 +144,11 @@ class OnlineFeatureStore:
         """One row per payment, in order: payment_id and the spec's features (numeric as Float64,
         categorical as String), what ml/scoring/batch.py reads from feat_payment_fraud. The store is not
         changed: `record` the payments to make them count for later ones."""
+        return pl.DataFrame(self.feature_rows(payments), schema=self._schema, orient="row")
+
+    def feature_rows(self, payments: Sequence[PaymentEvent]) -> list[tuple]:
+        """`features` as tuples (payment_id, then the features in the spec's order: numeric ones as
+        float or None, categorical ones as str or None), without building the frame."""
         with self._lock:
             events = [to_event(payment) for payment in payments]
             pending: dict[str, Event] = {}
@@ -151,10 +156,9 @@ class OnlineFeatureStore:
                 if event[1] not in self._held:
                     pending.setdefault(event[1], event)
             overlay = list(pending.values())
-            rows = [
+            return [
                 self._row(payment, event, overlay) for payment, event in zip(payments, events, strict=True)
             ]
-        return pl.DataFrame(rows, schema=self._schema, orient="row")
 
     def record(self, payments: Sequence[PaymentEvent]) -> None:
         """Add scored payments to the state; a payment_id already held is ignored."""

@@ -1,5 +1,6 @@
 """The code book's two ways of encoding (dict lookups for the API's few rows, polars for batches)
-give the same frame, and the feature matrix equals a one-query conversion, nulls as NaN."""
+give the same frame, and the feature matrix (from a frame or from the API's rows) equals a one-query
+conversion, nulls as NaN."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import numpy as np
 import polars as pl
 
 from ml import dataset, encoding
-from ml.dataset import encoded_matrix, to_matrix
+from ml.dataset import encoded_matrix, rows_matrix, to_matrix
 from ml.encoding import CodeBook
 
 
@@ -57,3 +58,16 @@ def test_the_online_matrix_equals_the_encoded_frames_matrix(monkeypatch) -> None
     np.testing.assert_array_equal(online, to_matrix(book.encode(sample), columns))
     monkeypatch.setattr(dataset, "SMALL_FRAME_ROWS", 0)  # the batch path, through the same function
     np.testing.assert_array_equal(online, encoded_matrix(sample, book, columns))
+
+
+def test_the_rows_matrix_equals_the_frames_matrix() -> None:
+    """The API scores the feature store's rows without building a frame: the same matrix, bit for
+    bit, as the frame of those rows through the batch path."""
+    book = CodeBook.fit(frame(50), ("country", "channel"))
+    columns = ("amount", "is_new", "country", "channel")
+    sample = frame(40).with_columns(pl.col("country").replace("ZZ", "FR"))  # FR: unknown
+    rows = list(sample.select(columns).iter_rows())
+    from_rows = rows_matrix(rows, book, columns)
+    assert np.isnan(from_rows[0, 0]) and np.isnan(from_rows[2, 2]) and np.isnan(from_rows[3, 2])
+    np.testing.assert_array_equal(from_rows, to_matrix(book.encode(sample), columns))
+    assert rows_matrix([], book, columns).shape == (0, 4)
