@@ -4,7 +4,8 @@ on loopback only.
 Requests are sent on a fixed schedule (request i at start + i/rate) whatever the server's pace, and
 each latency is measured from its scheduled time to the last byte of its response, so a stalled
 server shows up as latency rather than as a lower rate (no coordinated omission). Plain asyncio
-sockets with keep-alive keep the generator's own CPU small: it shares the machine with the server.
+sockets with keep-alive, on uvloop when installed, keep the generator's own CPU small: it shares
+the machine with the server.
 Payments are the snapshot's latest ones under new ids, timed after its newest payment, so their
 features see complete windows and each one is new to the feature state.
 """
@@ -37,7 +38,7 @@ SCORE_PATH = "/v1/models/payment_fraud/score"
 class Outcome:
     latency_s: float
     status: int
-    send_lag_s: float  # from the scheduled time to the write: the generator's own lateness
+    send_lag_s: float  # from the scheduled time to the write: the generator's own lateness (< 0: early)
 
 
 def new_payments(snapshot: Path, count: int, spacing: timedelta, prefix: str) -> list[dict]:
@@ -123,16 +124,19 @@ class Connections:
 
 async def send_one(pool: Connections, request: bytes, scheduled: float) -> Outcome:
     reader, writer = await pool.take()
-    lag = time.perf_counter() - scheduled
+    sent = time.perf_counter()
+    # from the schedule, or from the send if the loop's timer woke early (uvloop's timers have 1 ms
+    # resolution): never shorter than the request really took
+    start = min(scheduled, sent)
     try:
         writer.write(request)
         status = await read_response(reader)
     except (OSError, asyncio.IncompleteReadError):
         writer.close()
         pool.lost()
-        return Outcome(time.perf_counter() - scheduled, 0, lag)
+        return Outcome(time.perf_counter() - start, 0, sent - scheduled)
     pool.give_back((reader, writer))
-    return Outcome(time.perf_counter() - scheduled, status, lag)
+    return Outcome(time.perf_counter() - start, status, sent - scheduled)
 
 
 async def run(host: str, port: int, requests: list[bytes], rate: float, connections: int) -> list[Outcome]:
@@ -176,6 +180,17 @@ def without_collections(send: Callable[[], list[Outcome]]) -> Run:
     finally:
         gc.enable()
         gc.unfreeze()
+
+
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop when installed (uvicorn's `standard` extra brings it, and the API runs on
+    it): reading a response costs the generator less, so less of its own time is counted as the
+    server's latency (p50 0.9 against 1.5 ms here). None: asyncio's default loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 def require_loopback(host: str) -> None:
@@ -239,7 +254,8 @@ def main(argv: list[str] | None = None) -> None:
         ServingSettings.from_env().snapshot, warmup + int(args.rate * args.seconds), args.rate
     )
     requests = [http_request(host, body, args.token) for body in bodies]
-    done = without_collections(lambda: asyncio.run(run(host, port, requests, args.rate, args.connections)))
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        done = without_collections(lambda: runner.run(run(host, port, requests, args.rate, args.connections)))
     measured_s = done.elapsed_s - args.warmup_seconds
     result = figures(done.outcomes[warmup:], args.rate, args.seconds, measured_s)
     print(report(result))

@@ -11,9 +11,10 @@ from contextlib import contextmanager
 
 import pytest
 
-from serving.loadtest import figures, http_request, run
+from serving.loadtest import event_loop_factory, figures, http_request, run
 
 RATE = 400.0
+LOOP = event_loop_factory()  # as `python -m serving.loadtest` runs it
 
 
 @contextmanager
@@ -59,9 +60,9 @@ def server(stall_after: int | None, stall_s: float) -> Iterator[tuple[int, list[
 
 def load(count: int, stall_after: int | None = None, stall_s: float = 0.0) -> tuple[list, list[float]]:
     requests = [http_request("127.0.0.1", b'{"n": %d}' % i) for i in range(count)]
-    with server(stall_after, stall_s) as (port, arrivals):
+    with server(stall_after, stall_s) as (port, arrivals), asyncio.Runner(loop_factory=LOOP) as runner:
         # connections enough for every request of a stall: the generator never waits for one
-        outcomes = asyncio.run(run("127.0.0.1", port, requests, RATE, connections=128))
+        outcomes = runner.run(run("127.0.0.1", port, requests, RATE, connections=128))
     return outcomes, arrivals
 
 
