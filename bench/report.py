@@ -328,6 +328,12 @@ def serving_line(serving: dict) -> str:
         f"{serving['not_200']} not 200, {serving['throughput_per_s']:.1f} responses/s; latency p50 "
         f"{serving['p50_ms']:.2f} ms, p90 {serving['p90_ms']:.2f}, p99 {serving['p99_ms']:.2f}, "
         f"p99.9 {serving['p999_ms']:.2f}, max {serving['max_ms']:.2f}."
+        + (
+            f" Bearer tokens on. The generator sent late by p99 {serving['send_lag_p99_ms']:.2f} ms, "
+            f"max {serving['send_lag_max_ms']:.2f}."
+            if "send_lag_max_ms" in serving  # results recorded before both (tokens off) lack them
+            else ""
+        )
     )
 
 

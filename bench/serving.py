@@ -1,6 +1,7 @@
 """The online scoring API under load, on loopback: `python -m serving` started on the
-pipeline's published snapshot, then `python -m serving.loadtest` sending a fixed request rate
-(open loop: latency counts from each request's scheduled time). Both share this machine's 2 cores."""
+pipeline's published snapshot with bearer tokens on (a token file made for the run), then
+`python -m serving.loadtest` sending a fixed request rate with a `score` token (open loop: latency
+counts from each request's scheduled time). Both share this machine's 2 cores."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+
+from serving.tokens import add_token
 
 READY_TIMEOUT_S = 120
 RATE_PER_S = 500
@@ -44,7 +47,9 @@ def load_test(
     """Start the API, wait for /readyz, run the load test, stop the API; the load test's figures."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**env, "SERVE_LOG_DIR": str(work_dir / "serving_log")}
+    tokens_file = work_dir / "serving_tokens.yml"
+    token = add_token(tokens_file, "bench", ["score"])
+    env = {**env, "SERVE_LOG_DIR": str(work_dir / "serving_log"), "SERVE_TOKENS_FILE": str(tokens_file)}
     server_log, output = work_dir / "serving_api.log", work_dir / "serving_load.json"
     output.unlink(missing_ok=True)
     command = [sys.executable, "-m", "serving", "--port", str(port), "--log-level", "warning"]
@@ -54,7 +59,8 @@ def load_test(
             wait_ready(url, server, server_log)
             loadtest = [sys.executable, "-m", "serving.loadtest", "--url", url]
             loadtest += ["--rate", str(rate), "--seconds", str(seconds), "--json", str(output)]
-            subprocess.run(loadtest, env=env, check=True, timeout=seconds + 300)
+            # the token through the environment, not the command line (`ps` shows arguments)
+            subprocess.run(loadtest, env={**env, "SERVE_TOKEN": token}, check=True, timeout=seconds + 300)
         finally:
             server.terminate()
             try:

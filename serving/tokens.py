@@ -30,6 +30,17 @@ def _save(path: Path, data: dict) -> None:
     staging.replace(path)
 
 
+def add_token(path: Path, name: str, scopes: list[str], rate_per_second: float | None = None) -> str:
+    """A new token named `name` (replacing a token of that name) with its hash in the file; the token."""
+    tokens = [entry for entry in _load(path).get("tokens", []) if entry.get("name") != name]
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    entry = {"name": name, "sha256": token_hash(token), "scopes": scopes}
+    if rate_per_second:
+        entry["rate_per_second"] = rate_per_second
+    _save(path, {"tokens": [*tokens, entry]})
+    return token
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m serving.tokens", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=("new", "revoke"))
@@ -48,11 +59,7 @@ def main(argv: list[str] | None = None) -> None:
         _save(args.file, {"tokens": tokens})
         print(f"revoked {args.name} in {args.file}")
         return
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    entry = {"name": args.name, "sha256": token_hash(token), "scopes": args.scope or ["score"]}
-    if args.rate_per_second:
-        entry["rate_per_second"] = args.rate_per_second
-    _save(args.file, {"tokens": [*tokens, entry]})
+    token = add_token(args.file, args.name, args.scope or ["score"], args.rate_per_second)
     print(f"token for {args.name} (shown once; {args.file} keeps its hash only):\n{token}")
 
 
