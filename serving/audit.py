@@ -74,7 +74,7 @@ def utc_now() -> datetime:
 
 
 # Rows become Arrow record batches this many at a time, on the event loop, as they are logged:
-# converting a whole flush's rows at once (5,000 of them, ~6 ms) holds the GIL throughout, in C++,
+# converting a whole flush's rows at once (5,000 of them, ~11 ms) holds the GIL throughout, in C++,
 # and every request in flight waited for it (it was the load test's p99). A batch of this size
 # costs ~0.2 ms; the flush's thread then only writes, and Parquet writing releases the GIL.
 BATCH_ROWS = 128

@@ -2,12 +2,12 @@
 on loopback only.
 
 Requests are sent on a fixed schedule (request i at start + i/rate) whatever the server's pace, and
-each latency is measured from its scheduled time to the last byte of its response, so a stalled
-server shows up as latency rather than as a lower rate (no coordinated omission). Plain asyncio
-sockets with keep-alive, on uvloop when installed, keep the generator's own CPU small: it shares
-the machine with the server.
-Payments are the snapshot's latest ones under new ids, timed after its newest payment, so their
-features see complete windows and each one is new to the feature state.
+each latency is measured from its scheduled time (or its send, if that was earlier) to the last
+byte of its response, so a stalled server shows up as latency rather than as a lower rate (no
+coordinated omission). Plain asyncio sockets with keep-alive, on uvloop when installed, keep the
+generator's own CPU small: it shares the machine with the server. Payments are the snapshot's
+latest ones under new ids, timed after its newest payment, so their features see complete windows
+and each one is new to the feature state.
 """
 
 from __future__ import annotations
