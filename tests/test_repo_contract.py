@@ -36,10 +36,12 @@ def test_ci_runs_the_readme_test_command() -> None:
     ]
     # the last step is the README's command; the only other steps install Debian packages (Chromium
     # for the UI screenshot test, PostgreSQL for the deployment's storage test, Java for Spark,
-    # fiu-utils for the failing-write tests) when missing and print free disk, never a Python dependency
+    # fiu-utils for the failing-write tests, Redis for the streaming tests) when missing and print
+    # free disk, never a Python dependency
     assert steps[-1] == "make test"
     allowed = (
         *("command -v chromium", "command -v initdb", "command -v java", "command -v fiu-run"),
+        "command -v redis-server",
         *("df -h ", "trap 'df -h "),
         *("missing=()", "if ((${#missing[@]})); then", "apt-get update", "DEBIAN_FRONTEND=", "fi"),
     )
