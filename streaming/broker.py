@@ -9,8 +9,10 @@ idle long enough (at-least-once delivery). Bodies are bytes; what they mean is t
 What a Kafka implementation would map: `publish` to a produce (the id: partition and offset),
 `receive` to a poll of the group's assigned partitions, `acknowledge` to a commit of the offsets
 (in order, per partition: Kafka has no per-message acknowledgement, so a consumer commits up to
-the lowest unfinished offset), `reclaim` to nothing (a dead member's partitions are reassigned
-and re-read from the committed offset), `lag` to the end offset minus the committed one.
+the lowest unfinished offset), `publish_and_acknowledge` to a transaction that produces the
+results and commits the input offsets (`send_offsets_to_transaction`), `reclaim` to nothing (a dead
+member's partitions are reassigned and re-read from the committed offset), `lag` to the end offset
+minus the committed one.
 """
 
 from __future__ import annotations
@@ -44,6 +46,20 @@ class Broker(Protocol):
 
     def acknowledge(self, stream: str, group: str, ids: Sequence[str]) -> None:
         """The group is done with these messages: they are never delivered again."""
+
+    def publish_and_acknowledge(
+        self,
+        out_stream: str,
+        bodies: Sequence[bytes],
+        stream: str,
+        group: str,
+        consumer: str,
+        ids: Sequence[str],
+    ) -> list[str]:
+        """Publish `bodies` and acknowledge `ids` as one atomic step: both happen or neither. A
+        consumer killed before it leaves the messages pending and publishes nothing, so their
+        results are published once. Fails, doing nothing, if an id is no longer pending for
+        `consumer` (another consumer reclaimed it: that one's results count). The published ids."""
 
     def pending(self, stream: str, group: str) -> int:
         """Messages delivered to the group's consumers and not acknowledged."""

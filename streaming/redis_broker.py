@@ -2,7 +2,8 @@
 
 A message is one stream entry with one field, `body`; ids are Redis entry ids ("<ms>-<seq>").
 A group is a Redis consumer group; `reclaim` is XAUTOCLAIM, with each claimed entry's delivery count
-read from XPENDING; `lag` is the group's `lag` from XINFO GROUPS (Redis 7)."""
+read from XPENDING; `publish_and_acknowledge` is an XACK and XADDs in one Lua script;
+`lag` is the group's `lag` from XINFO GROUPS (Redis 7)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,39 @@ import redis
 from streaming.broker import Delivery
 
 FIELD = b"body"
+ACK_CHUNK = 500  # ids per XACK inside the script (Lua's unpack has a stack limit)
+
+# A script runs as one step, with no other client's command in between, and is written to the
+# append-only file as one. MULTI/EXEC would not do: a command failing inside it does not stop the
+# others (the acknowledgement would stand without the results). So everything that can fail is
+# checked before the first write: the output key is a stream or absent, and every id is still
+# pending for this consumer (XPENDING fails on a missing group; an id another consumer reclaimed,
+# or acknowledged, fails the step: that consumer's results count, not these). After the checks,
+# XACK and XADD cannot fail short of memory, which Redis checks before a writing script starts.
+PUBLISH_AND_ACKNOWLEDGE = f"""
+local kind = redis.call('TYPE', KEYS[1])['ok']
+if kind ~= 'stream' and kind ~= 'none' then
+  return redis.error_reply('WRONGTYPE ' .. KEYS[1] .. ' holds a ' .. kind .. ', not a stream')
+end
+local group, consumer, count = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local first_id = 4 + count
+for i = first_id, #ARGV do
+  if #redis.call('XPENDING', KEYS[2], group, ARGV[i], ARGV[i], 1, consumer) == 0 then
+    return redis.error_reply('NOTPENDING ' .. ARGV[i] .. ' is not pending for ' .. consumer)
+  end
+end
+local done = first_id
+while done <= #ARGV do
+  local last = math.min(done + {ACK_CHUNK} - 1, #ARGV)
+  redis.call('XACK', KEYS[2], group, unpack(ARGV, done, last))
+  done = last + 1
+end
+local published = {{}}
+for i = 1, count do
+  published[i] = redis.call('XADD', KEYS[1], '*', 'body', ARGV[3 + i])
+end
+return published
+"""
 
 
 def _text(value: bytes | str) -> str:
@@ -23,6 +57,7 @@ class RedisBroker:
     def __init__(self, url: str) -> None:
         # RESP2 replies (lists), whatever the client's default protocol
         self._redis = redis.Redis.from_url(url, protocol=2)
+        self._publish_and_acknowledge = self._redis.register_script(PUBLISH_AND_ACKNOWLEDGE)
 
     def publish(self, stream: str, body: bytes) -> str:
         return _text(self._redis.xadd(stream, {FIELD: body}))
@@ -56,6 +91,20 @@ class RedisBroker:
     def acknowledge(self, stream: str, group: str, ids: Sequence[str]) -> None:
         if ids:
             self._redis.xack(stream, group, *ids)
+
+    def publish_and_acknowledge(
+        self,
+        out_stream: str,
+        bodies: Sequence[bytes],
+        stream: str,
+        group: str,
+        consumer: str,
+        ids: Sequence[str],
+    ) -> list[str]:
+        reply = self._publish_and_acknowledge(
+            keys=[out_stream, stream], args=[group, consumer, len(bodies), *bodies, *ids]
+        )
+        return [_text(entry_id) for entry_id in reply]
 
     def pending(self, stream: str, group: str) -> int:
         return int(self._redis.xpending(stream, group)["pending"])

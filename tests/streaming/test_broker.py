@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from streaming.redis_broker import RedisBroker
 from streaming.redis_server import RedisServerError, redis_server
@@ -64,6 +65,52 @@ def test_a_message_left_pending_by_a_dead_consumer_is_reclaimed(broker, stream) 
     (claimed,) = broker.reclaim(stream, "scorers", "c2", idle_ms=20, count=10)
     assert (claimed.id, claimed.body, claimed.deliveries) == (in_flight.id, b"in flight", 2)
     broker.acknowledge(stream, "scorers", [claimed.id])
+    assert broker.pending(stream, "scorers") == 0
+
+
+def test_results_are_published_and_inputs_acknowledged_together(broker, stream) -> None:
+    broker.publish(stream, b"p1")
+    broker.publish(stream, b"p2")
+    received = broker.receive(stream, "scorers", "c1", count=10, block_ms=0)
+    decisions = f"{stream}-decisions"
+    ids = broker.publish_and_acknowledge(
+        decisions, [b"d1", b"d2"], stream, "scorers", "c1", [d.id for d in received]
+    )
+    assert len(ids) == 2 and broker.pending(stream, "scorers") == 0
+    broker.create_group(decisions, "readers")
+    assert [d.body for d in broker.receive(decisions, "readers", "r", count=10, block_ms=0)] == [
+        b"d1",
+        b"d2",
+    ]
+
+
+def test_a_step_that_cannot_publish_acknowledges_nothing(broker, stream) -> None:
+    """All or nothing: with the output key holding a string, the group missing, or a message no
+    longer this consumer's, the step fails before any write: the messages stay pending and
+    nothing is published."""
+    broker.publish(stream, b"p1")
+    (received,) = broker.receive(stream, "scorers", "c1", count=10, block_ms=0)
+    decisions, wrong = f"{stream}-decisions", f"{stream}-not-a-stream"
+    broker._redis.set(wrong, "x")
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        broker.publish_and_acknowledge(wrong, [b"d1"], stream, "scorers", "c1", [received.id])
+    with pytest.raises(redis.ResponseError, match="NOGROUP"):
+        broker.publish_and_acknowledge(decisions, [b"d1"], stream, "nobody", "c1", [received.id])
+    time.sleep(0.05)
+    (reclaimed,) = broker.reclaim(stream, "scorers", "c2", idle_ms=20, count=10)  # c1 was too slow
+    with pytest.raises(redis.ResponseError, match="NOTPENDING"):
+        broker.publish_and_acknowledge(decisions, [b"d1"], stream, "scorers", "c1", [received.id])
+    assert broker.pending(stream, "scorers") == 1 and not broker._redis.exists(decisions)
+    broker.publish_and_acknowledge(decisions, [b"d1"], stream, "scorers", "c2", [reclaimed.id])
+    assert broker.pending(stream, "scorers") == 0 and broker._redis.xlen(decisions) == 1
+
+
+def test_many_acknowledgements_in_one_step(broker, stream) -> None:
+    for i in range(1_200):  # more than two XACK chunks
+        broker.publish(stream, b"p%d" % i)
+    received = broker.receive(stream, "scorers", "c1", count=2_000, block_ms=0)
+    ids = [d.id for d in received]
+    broker.publish_and_acknowledge(f"{stream}-out", [b"d"], stream, "scorers", "c1", ids)
     assert broker.pending(stream, "scorers") == 0
 
 
