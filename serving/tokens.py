@@ -11,7 +11,10 @@ from pathlib import Path
 
 import yaml
 
+from ml.atomic_files import replaced
 from serving.auth import SCOPES, TOKEN_PREFIX, token_hash
+
+HEADER = "# Scoring API tokens: SHA-256 hashes only (serving/auth.py). `python -m serving.tokens` edits it.\n"
 
 
 def _load(path: Path) -> dict:
@@ -19,15 +22,12 @@ def _load(path: Path) -> dict:
 
 
 def _save(path: Path, data: dict) -> None:
-    """Written beside and renamed over, so the server never reads half a file."""
+    """Written beside and renamed over, so the server never reads half a file; readable by its
+    owner only."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_name(f".{path.name}.tmp")
-    staging.write_text(
-        "# Scoring API tokens: SHA-256 hashes only (serving/auth.py). `python -m serving.tokens` edits it.\n"
-        + yaml.safe_dump(data, sort_keys=False)
-    )
-    os.chmod(staging, 0o600)
-    staging.replace(path)
+    with replaced(path) as staging:
+        staging.write_text(HEADER + yaml.safe_dump(data, sort_keys=False))
+        os.chmod(staging, 0o600)
 
 
 def add_token(path: Path, name: str, scopes: list[str], rate_per_second: float | None = None) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from ml import atomic_files
 from ml.html_report import Section
 
 START, END = "<!-- monitoring:start -->", "<!-- monitoring:end -->"
@@ -40,9 +41,7 @@ def monitoring_markdown(sections: list[Section], report: Path, heading: str) -> 
             lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
         for alt, data in section.images:
             name = f"{number}-{_slug(alt)}.png"
-            staging = folder / f".{name}.tmp"
-            staging.write_bytes(data)
-            staging.replace(folder / name)
+            atomic_files.write_bytes(folder / name, data)
             lines += ["", f"![{alt}]({base}/{folder.name}/{name})"]
     return "\n".join([*lines, END])
 
@@ -60,6 +59,4 @@ def update_card(card: Path, section: str) -> None:
         text = f"{head}{section}\n\n{BEFORE}{tail}"
     else:
         text = f"{text.rstrip()}\n\n{section}\n"
-    staging = card.with_name(f".{card.name}.tmp")
-    staging.write_text(text)
-    staging.replace(card)
+    atomic_files.write_text(card, text)

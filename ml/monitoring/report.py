@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import polars as pl
 
+from ml import atomic_files
 from ml.figures import png
 from ml.html_report import Section, page
 from ml.monitoring.card import monitoring_markdown, update_card
@@ -123,9 +124,7 @@ def write_report(
     folder = version_dir / "reports"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"monitoring-{as_of:%Y%m%dT%H%M%S}.html"
-    staging = path.with_name(f".{path.name}.tmp")
-    staging.write_text(page(f"{spec.name} v{version}: {title}", facts, sections))
-    staging.replace(path)
+    atomic_files.write_text(path, page(f"{spec.name} v{version}: {title}", facts, sections))
     heading = f"Monitoring (data as of {as_of:%Y-%m-%d %H:%M})"
     update_card(version_dir / "card.md", monitoring_markdown(sections, path, heading))
     return path

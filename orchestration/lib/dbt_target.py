@@ -18,6 +18,7 @@ import os
 import shutil
 from pathlib import Path
 
+from ml.atomic_files import replaced
 from orchestration.lib.environment import WAREHOUSE_DIR
 
 RUNS_FOLDER = "runs"
@@ -56,10 +57,9 @@ def keep_parse_state(invocation: Path) -> bool:
     state = invocation / PARTIAL_PARSE
     if not state.is_file():
         return False
-    staging = target_root() / f".{PARTIAL_PARSE}.tmp"
-    staging.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(state, staging)
-    os.replace(staging, target_root() / PARTIAL_PARSE)
+    target_root().mkdir(parents=True, exist_ok=True)
+    with replaced(target_root() / PARTIAL_PARSE) as staging:
+        shutil.copyfile(state, staging)
     return True
 
 

@@ -43,6 +43,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ml import atomic_files
 from ml.errors import WriteFailedError
 from ml.settings import settings
 from ml.write_failures import reported
@@ -279,9 +280,7 @@ class CheckedCache:
         """Only the files present now, written whole and renamed into place."""
         if self.path is None:
             return
-        partial = self.path.with_name(self.path.name + ".tmp")
-        partial.write_text(json.dumps(self.now, sort_keys=True))
-        os.replace(partial, self.path)
+        atomic_files.write_text(self.path, json.dumps(self.now, sort_keys=True))
 
 
 def take_inventory(
