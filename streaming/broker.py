@@ -27,6 +27,7 @@ class Delivery:
     id: str  # the broker's id of the message, unique within its stream
     body: bytes
     deliveries: int  # how many times the group has delivered it (1: the first time)
+    published_at: float  # when it was published (POSIX seconds), as the broker recorded it
 
 
 class Broker(Protocol):

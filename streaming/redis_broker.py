@@ -53,6 +53,11 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+def _published_at(entry_id: bytes | str) -> float:
+    """An entry id is `<milliseconds since the epoch>-<sequence>`, set by the server at XADD."""
+    return int(_text(entry_id).split("-", 1)[0]) / 1000
+
+
 class RedisBroker:
     def __init__(self, url: str) -> None:
         # RESP2 replies (lists), whatever the client's default protocol
@@ -77,7 +82,7 @@ class RedisBroker:
         if not reply:
             return []
         ((_, entries),) = reply
-        return [Delivery(_text(entry_id), fields[FIELD], 1) for entry_id, fields in entries]
+        return [Delivery(_text(i), fields[FIELD], 1, _published_at(i)) for i, fields in entries]
 
     def reclaim(self, stream: str, group: str, consumer: str, idle_ms: int, count: int) -> list[Delivery]:
         reply = self._redis.xautoclaim(stream, group, consumer, idle_ms, start_id="0-0", count=count)
@@ -85,7 +90,8 @@ class RedisBroker:
         claimed = []
         for entry_id, fields in entries:
             (info,) = self._redis.xpending_range(stream, group, min=entry_id, max=entry_id, count=1)
-            claimed.append(Delivery(_text(entry_id), fields[FIELD], int(info["times_delivered"])))
+            deliveries = int(info["times_delivered"])
+            claimed.append(Delivery(_text(entry_id), fields[FIELD], deliveries, _published_at(entry_id)))
         return claimed
 
     def acknowledge(self, stream: str, group: str, ids: Sequence[str]) -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from streaming.events import COLUMNS, MalformedEvent, parse_event, usd_rates
 from tests.pipeline import PipelineRun
+from tests.streaming.events import event
 
 pytestmark = pytest.mark.streaming
 
@@ -19,24 +20,6 @@ RATES = usd_rates()
 # the warehouse's rules that need the warehouse (orders it knows, duplicates, the export date, its
 # own amount ceiling): the consumer scores and lands such rows, and the warehouse quarantines them
 WAREHOUSE_ONLY = {"orphan_order_id", "absurd_amount", "timestamp_after_export"}
-
-
-def event(**changes: object) -> bytes:
-    payment = {
-        "payment_id": "pay_1",
-        "order_id": "ord_1",
-        "customer_id": "C1",
-        "card_fingerprint": "ab" * 32,
-        "device_id": "dev_1",
-        "amount": "10.00",
-        "currency": "EUR",
-        "paid_at": "2025-03-01T23:30:00-02:00",
-        "channel": " Online ",
-        "merchant_category_code": "5411",
-        "ip_country": "de",
-        "payment_status": "AUTHORIZED",
-    }
-    return json.dumps({"published_on": "2025-03-01", "payment": payment | changes}).encode()
 
 
 def test_an_event_becomes_its_landing_row_and_the_apis_payment() -> None:
