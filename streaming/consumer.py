@@ -7,7 +7,9 @@ One step, repeated:
 2. parse each (streaming/events.py). A malformed one goes to the dead-letter stream with its
    reason and the message as received, and is acknowledged with it, in one step;
 3. score the others with the served model (`serving.hotswap.ModelHolder`: the champion and the
-   online feature state of the published snapshot, the API's own), on the event loop as the API does;
+   online feature state of the published snapshot, the API's own), on the event loop as the API does.
+   A payment older than the features' complete windows is not scored, as the API refuses it: its
+   decision says why, and it lands for the batch path;
 4. land them in the landing zone (streaming/landing.py), except those a footer says already landed:
    only a reclaimed message can have, so only reclaimed ones are looked up;
 5. publish their decisions and acknowledge them, in one step (`Broker.publish_and_acknowledge`).
@@ -22,6 +24,7 @@ import asyncio
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -63,6 +66,20 @@ def decision_body(message_id: str, result: PaymentScore) -> bytes:
             "is_flagged": result.is_flagged,
             "reason_codes": result.reason_codes,
             "model_version": result.model_version,
+        }
+    ).encode()
+
+
+def not_scored_body(item: StreamPayment, complete_from: datetime) -> bytes:
+    return json.dumps(
+        {
+            "message_id": item.landing.message_id,
+            "payment_id": item.payment.payment_id,
+            "score": None,
+            "is_flagged": None,
+            "not_scored": f"paid at {item.payment.paid_at_utc:%Y-%m-%dT%H:%M:%S}Z, before "
+            f"{complete_from:%Y-%m-%dT%H:%M:%S}Z, the oldest time the online features are complete "
+            "for: the batch path scores it",
         }
     ).encode()
 
@@ -124,25 +141,43 @@ class StreamConsumer:
                 self.name,
                 [delivery.id for delivery, _ in dead],
             )
-        landed = already = 0
+        landed = already = scored = 0
         if parsed:
-            _, results = self.holder.score([item.payment for item in parsed])
+            bodies, scored = self._decide(parsed)
             done = await asyncio.to_thread(self._already_landed, deliveries, reclaimed)
             new = [item.landing for item in parsed if item.landing.message_id not in done]
             if new:
                 await asyncio.to_thread(write_micro_batch, self.landing_dir, self.name, new)
             landed, already = len(new), len(parsed) - len(new)
-            ids = [item.landing.message_id for item in parsed]
             await asyncio.to_thread(
                 broker.publish_and_acknowledge,
                 s.decisions,
-                [decision_body(i, result) for i, result in zip(ids, results, strict=True)],
+                bodies,
                 s.payments,
                 s.group,
                 self.name,
-                ids,
+                [item.landing.message_id for item in parsed],
             )
-        return Step(len(deliveries) - reclaimed, reclaimed, len(dead), len(parsed), landed, already)
+        return Step(len(deliveries) - reclaimed, reclaimed, len(dead), scored, landed, already)
+
+    def _decide(self, parsed: list[StreamPayment]) -> tuple[list[bytes], int]:
+        """Each payment's decision, in order, and how many were scored. A payment older than the
+        online features' complete windows is not scored (its velocity features would count part of
+        a window; the API refuses it): its decision says so, and it lands for the batch path."""
+        model = self.holder.current
+        complete_from = model.complete_from if model is not None else None
+        fresh = [
+            item for item in parsed if complete_from is None or item.payment.paid_at_utc >= complete_from
+        ]
+        _, results = self.holder.score([item.payment for item in fresh]) if fresh else (None, [])
+        scored = {item.landing.message_id: result for item, result in zip(fresh, results, strict=True)}
+        bodies = [
+            decision_body(item.landing.message_id, scored[item.landing.message_id])
+            if item.landing.message_id in scored
+            else not_scored_body(item, complete_from)  # type: ignore[arg-type]  # only when set
+            for item in parsed
+        ]
+        return bodies, len(fresh)
 
     def _already_landed(self, deliveries: list[Delivery], reclaimed: int) -> set[str]:
         """A message delivered for the first time cannot have landed; a reclaimed one may have, in

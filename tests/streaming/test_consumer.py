@@ -103,3 +103,22 @@ def test_a_consumer_killed_after_landing_leaves_nothing_twice(
     assert landed_payment_ids(tmp_path) == ["pay_0", "pay_1", "pay_2"]
     assert [d["payment_id"] for d in bodies(broker, streams.decisions)] == ["pay_0", "pay_1", "pay_2"]
     assert broker.pending(streams.payments, "scorers") == 0
+
+
+def test_a_payment_before_the_features_window_is_landed_not_scored(
+    broker: RedisBroker, streams: Streams, tmp_path: Path
+) -> None:
+    """As the API refuses it: its velocity features would count only part of a window."""
+    from datetime import datetime
+
+    scorer = consumer(broker, tmp_path, streams, "c1")
+    scorer.holder.current.complete_from = datetime(2025, 3, 1, 12)
+    broker.publish(streams.payments, event(payment_id="old", paid_at="2025-03-01T11:00:00Z"))
+    broker.publish(streams.payments, event(payment_id="new", paid_at="2025-03-01T13:00:00Z"))
+    step = asyncio.run(scorer.step())
+    assert (step.scored, step.landed) == (1, 2)
+    old, new = bodies(broker, streams.decisions)
+    assert old["payment_id"] == "old" and old["score"] is None
+    assert "before 2025-03-01T12:00:00Z" in old["not_scored"]
+    assert new["payment_id"] == "new" and new["score"] is not None
+    assert scorer.holder.current.recorded == ["new"]
