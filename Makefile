@@ -25,7 +25,7 @@ export DAGSTER_EVENT_BATCH_SIZE ?= 1000
 SIM_ARGS ?= --seed 7 --start 2025-01-01 --days 425
 DEMO_STAMP := data/.demo-generated
 
-.PHONY: help install run data build evaluate test test-all lint dev docs clean bench bench-l bench-dask bench-spark bench-analysts serve FORCE
+.PHONY: help install run data build evaluate test test-all lint dev docs clean bench bench-l bench-dask bench-spark bench-analysts serve stream-demo FORCE
 
 help:
 	@echo "make run    set up, generate the demo data, build the warehouse"
@@ -39,6 +39,7 @@ help:
 	@echo "make docs   dbt docs generate"
 	@echo "make bench-analysts  20 analysts querying the published file, alone and during a daily run (after make run)"
 	@echo "make serve  the online fraud scoring API on http://127.0.0.1:8000 (after make run)"
+	@echo "make stream-demo  payments on a Redis stream, scored and landed in micro-batches (after make run)"
 	@echo "make clean  remove data/ and dbt artifacts (keeps .venv)"
 
 $(BIN)/python:
@@ -145,6 +146,9 @@ SERVE_HOST ?= 127.0.0.1
 SERVE_PORT ?= 8000
 serve: install
 	$(BIN)/python -m serving --host $(SERVE_HOST) --port $(SERVE_PORT)
+
+stream-demo: install
+	$(BIN)/python -m streaming.demo
 
 clean:
 	rm -rf data warehouse/target warehouse/logs

@@ -53,7 +53,7 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _published_at(entry_id: bytes | str) -> float:
+def entry_time(entry_id: bytes | str) -> float:
     """An entry id is `<milliseconds since the epoch>-<sequence>`, set by the server at XADD."""
     return int(_text(entry_id).split("-", 1)[0]) / 1000
 
@@ -82,7 +82,7 @@ class RedisBroker:
         if not reply:
             return []
         ((_, entries),) = reply
-        return [Delivery(_text(i), fields[FIELD], 1, _published_at(i)) for i, fields in entries]
+        return [Delivery(_text(i), fields[FIELD], 1, entry_time(i)) for i, fields in entries]
 
     def reclaim(self, stream: str, group: str, consumer: str, idle_ms: int, count: int) -> list[Delivery]:
         reply = self._redis.xautoclaim(stream, group, consumer, idle_ms, start_id="0-0", count=count)
@@ -91,7 +91,7 @@ class RedisBroker:
         for entry_id, fields in entries:
             (info,) = self._redis.xpending_range(stream, group, min=entry_id, max=entry_id, count=1)
             deliveries = int(info["times_delivered"])
-            claimed.append(Delivery(_text(entry_id), fields[FIELD], deliveries, _published_at(entry_id)))
+            claimed.append(Delivery(_text(entry_id), fields[FIELD], deliveries, entry_time(entry_id)))
         return claimed
 
     def acknowledge(self, stream: str, group: str, ids: Sequence[str]) -> None:

@@ -1,0 +1,130 @@
+"""`make stream-demo` (after `make run`): payments on a stream, scored as they come, landed in
+micro-batches.
+
+Starts Redis on loopback and the consumer (`python -m streaming.service`), waits until it serves
+the published champion, replays the newest landing day's payments onto the input stream at 500 a
+second (`streaming.producer`), waits until every one has its decision or dead letter, prints what
+happened, and stops both. The micro-batches land under data/stream_demo/landing, not in the
+landing zone, which already holds the replayed day. Latency is from the input message's id to its
+decision's (both stamped by Redis, in milliseconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import numpy as np
+
+from ml.settings import settings
+from streaming.consumer import Streams
+from streaming.landing import folder
+from streaming.producer import events_for_days, publish_at_rate
+from streaming.redis_broker import RedisBroker, entry_time
+from streaming.redis_server import redis_server
+
+READY_TIMEOUT_S = 300.0
+DRAIN_TIMEOUT_S = 120.0
+
+
+def newest_day(landing_dir: Path) -> date:
+    days = sorted(p.name.removeprefix("date=") for p in folder(landing_dir).glob("date=*"))
+    if not days:
+        raise SystemExit(f"no payment files under {folder(landing_dir)}: run `make run` first")
+    return date.fromisoformat(days[-1])
+
+
+def start_service(url: str, landing: Path) -> tuple[subprocess.Popen, threading.Event]:
+    """The consumer process, its output echoed; the event is set once it prints `ready`."""
+    argv = [sys.executable, "-m", "streaming.service", "--url", url, "--landing-dir", str(landing)]
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    ready = threading.Event()
+
+    def echo() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            print(f"  consumer | {line.rstrip()}", flush=True)
+            if line.startswith("ready"):
+                ready.set()
+
+    threading.Thread(target=echo, daemon=True).start()
+    return process, ready
+
+
+def wait_until_drained(broker: RedisBroker, streams: Streams, published: int) -> None:
+    deadline = time.monotonic() + DRAIN_TIMEOUT_S
+    while time.monotonic() < deadline:
+        answered = broker._redis.xlen(streams.decisions) + broker._redis.xlen(streams.dead_letters)
+        if answered >= published and broker.pending(streams.payments, streams.group) == 0:
+            return
+        time.sleep(0.2)
+    raise SystemExit(f"not every payment was answered within {DRAIN_TIMEOUT_S:g} s")
+
+
+def report(broker: RedisBroker, streams: Streams, landing: Path, published: int, seconds: float) -> str:
+    decisions = [(i, json.loads(f[b"body"])) for i, f in broker._redis.xrange(streams.decisions)]
+    dead = [json.loads(f[b"body"]) for _, f in broker._redis.xrange(streams.dead_letters)]
+    latency_ms = np.array(
+        [(entry_time(i) - entry_time(d["message_id"])) * 1000 for i, d in decisions], dtype=float
+    )
+    flagged = sum(bool(d.get("is_flagged")) for _, d in decisions)
+    not_scored = sum(d.get("score") is None for _, d in decisions)
+    with duckdb.connect() as con:
+        files, rows = con.sql(
+            f"select count(distinct filename), count(*) from read_parquet("
+            f"'{folder(landing)}/*/part-stream-*.parquet', filename = true)"
+        ).fetchone()
+    p50, p99, p999 = np.percentile(latency_ms, [50, 99, 99.9]) if len(latency_ms) else (0, 0, 0)
+    reasons = Counter(d["reason"] for d in dead)
+    return "\n".join(
+        [
+            f"published {published:,} payments in {seconds:.1f} s",
+            f"decisions {len(decisions):,} ({flagged:,} flagged, {not_scored:,} not scored), "
+            f"dead letters {len(dead):,} {dict(reasons)}",
+            f"landed {rows:,} payments in {files:,} micro-batch files under {landing}",
+            f"produce to decision, ms (Redis clock, 1 ms steps): p50 {p50:.0f}, p99 {p99:.0f}, "
+            f"p99.9 {p999:.0f}, max {latency_ms.max() if len(latency_ms) else 0:.0f}",
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m streaming.demo", description=__doc__)
+    parser.add_argument("--day", type=date.fromisoformat, help="default: the newest landing day")
+    parser.add_argument("--rate", type=float, default=500.0, help="payments per second")
+    args = parser.parse_args(argv)
+    config = settings()
+    day = args.day or newest_day(config.landing_dir)
+    root = config.landing_dir.parent / "stream_demo"
+    landing = root / "landing"
+    bodies = list(events_for_days(config.landing_dir, [day]))
+    streams = Streams()
+    print(f"stream demo: {len(bodies):,} payments of {day} at {args.rate:g}/s", flush=True)
+    with redis_server(root / "redis") as url:
+        broker = RedisBroker(url)
+        for stream in (streams.payments, streams.decisions, streams.dead_letters):
+            broker._redis.delete(stream)  # a previous demo's messages
+        service, ready = start_service(url, landing)
+        try:
+            if not ready.wait(READY_TIMEOUT_S):
+                raise SystemExit(f"the consumer was not ready within {READY_TIMEOUT_S:g} s")
+            seconds = publish_at_rate(broker, streams.payments, bodies, args.rate)
+            wait_until_drained(broker, streams, len(bodies))
+            print(report(broker, streams, landing, len(bodies), seconds), flush=True)
+        finally:
+            service.send_signal(signal.SIGTERM)
+            service.wait(timeout=60)
+            broker.close()
+
+
+if __name__ == "__main__":
+    main()

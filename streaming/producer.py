@@ -1,0 +1,68 @@
+"""`python -m streaming.producer --url redis://... --day 2026-03-01 --rate 500`: replays the
+payments of landing days onto the input stream, as the payment service would publish them: each
+landing row as an event (streaming/events.py) with the day it was exported on, in file and row
+order, at a fixed rate (open loop: message i is due at start + i/rate)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Iterator, Sequence
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from ml.settings import settings
+from streaming.landing import folder
+from streaming.redis_broker import RedisBroker
+
+
+def events_for_days(landing_dir: Path, days: Sequence[date]) -> Iterator[bytes]:
+    """The event bodies of the days' payment files (every part: late files and re-sends too)."""
+    for day in days:
+        for path in sorted((folder(landing_dir) / f"date={day.isoformat()}").glob("*.parquet")):
+            for row in pq.read_table(path).to_pylist():
+                payment = {
+                    key: str(value) if isinstance(value, Decimal) else value
+                    for key, value in row.items()
+                    if key != "date"  # hive partition column, when present
+                }
+                yield json.dumps({"published_on": day.isoformat(), "payment": payment}).encode()
+
+
+def publish_at_rate(broker: RedisBroker, stream: str, bodies: Sequence[bytes], rate: float) -> float:
+    """Publish on schedule; the seconds it took."""
+    start = time.perf_counter()
+    for number, body in enumerate(bodies):
+        delay = start + number / rate - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        broker.publish(stream, body)
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m streaming.producer", description=__doc__)
+    parser.add_argument("--url", required=True, help="the broker, redis://127.0.0.1:<port>/0")
+    parser.add_argument("--day", action="append", type=date.fromisoformat, required=True)
+    parser.add_argument("--rate", type=float, default=500.0, help="events per second")
+    parser.add_argument("--stream", default="payments")
+    parser.add_argument("--landing-dir", type=Path, default=None, help="default: LANDING_DIR")
+    args = parser.parse_args(argv)
+    landing_dir = args.landing_dir or settings().landing_dir
+    bodies = list(events_for_days(landing_dir, args.day))
+    if not bodies:
+        parser.exit(1, f"no payment files for {[str(d) for d in args.day]} under {landing_dir}\n")
+    broker = RedisBroker(args.url)
+    try:
+        seconds = publish_at_rate(broker, args.stream, bodies, args.rate)
+    finally:
+        broker.close()
+    print(f"published {len(bodies):,} payments in {seconds:.1f} s ({len(bodies) / seconds:.0f}/s)")
+
+
+if __name__ == "__main__":
+    main()
