@@ -6,24 +6,18 @@ counts from each request's scheduled time). Both share this machine's 2 cores.""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
+from ml.loopback import free_port
 from serving.tokens import add_token
 
 READY_TIMEOUT_S = 120
 RATE_PER_S = 500
 SECONDS = 20
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_ready(url: str, server: subprocess.Popen, log: Path) -> None:

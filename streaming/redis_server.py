@@ -5,7 +5,6 @@ append-only file on (fsync every second), no snapshots, stopped at the end of th
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -14,17 +13,13 @@ from pathlib import Path
 
 import redis
 
+from ml.loopback import free_port
+
 START_TIMEOUT_S = 10.0
 
 
 class RedisServerError(RuntimeError):
     pass
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @contextmanager

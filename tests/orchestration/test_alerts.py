@@ -5,7 +5,6 @@ is configured, and a sink that is down delays only its own notices. Against real
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from collections.abc import Iterator
 from email import message_from_bytes
@@ -18,6 +17,7 @@ from aiosmtpd.controller import Controller
 
 from ml import registry
 from ml.duckdb_limits import connect
+from ml.loopback import free_port
 from ml.monitoring.checks import FEATURE_DRIFT
 from orchestration.defs.alerts.config import AlertConfig, AlertConfigError
 from orchestration.defs.alerts.incidents import OPEN, RECOVERED, Incident, Incidents, Notice, Observation
@@ -72,12 +72,6 @@ class Mailbox:
 
     def subjects(self) -> list[str]:
         return [message["Subject"] for message in self.messages]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,16 +17,11 @@ import numpy as np
 import pytest
 from matplotlib import image
 
+from ml.loopback import free_port
 from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 ASSET_NODES = "{ assetNodes { assetKey { path } groupName } }"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def graphql(port: int, query: str) -> dict:
