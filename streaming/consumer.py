@@ -11,7 +11,7 @@ One step, repeated:
    A payment older than the features' complete windows is not scored, as the API refuses it: its
    decision says why, and it lands for the batch path;
 4. land them in the landing zone (streaming/landing.py), except those a footer says already landed:
-   only a reclaimed message can have, so only reclaimed ones are looked up;
+   only a message delivered before can have, so only those are looked up;
 5. publish their decisions and acknowledge them, in one step (`Broker.publish_and_acknowledge`).
 
 A consumer killed anywhere leaves its messages pending; the next one to reclaim them lands what had
@@ -144,7 +144,7 @@ class StreamConsumer:
         landed = already = scored = 0
         if parsed:
             bodies, scored = self._decide(parsed)
-            done = await asyncio.to_thread(self._already_landed, deliveries, reclaimed)
+            done = await asyncio.to_thread(self._already_landed, deliveries)
             new = [item.landing for item in parsed if item.landing.message_id not in done]
             if new:
                 await asyncio.to_thread(write_micro_batch, self.landing_dir, self.name, new)
@@ -179,10 +179,11 @@ class StreamConsumer:
         ]
         return bodies, len(fresh)
 
-    def _already_landed(self, deliveries: list[Delivery], reclaimed: int) -> set[str]:
-        """A message delivered for the first time cannot have landed; a reclaimed one may have, in
-        a file written after it was published."""
-        if not reclaimed:
+    def _already_landed(self, deliveries: list[Delivery]) -> set[str]:
+        """A message delivered for the first time cannot have landed; one delivered before may
+        have, in a file written after it was published."""
+        again = [delivery for delivery in deliveries if delivery.deliveries > 1]
+        if not again:
             return set()
-        since = min(delivery.published_at for delivery in deliveries) - CLOCK_SKEW_S
-        return landed_ids(stream_files(self.landing_dir, since), {d.id for d in deliveries})
+        since = min(delivery.published_at for delivery in again) - CLOCK_SKEW_S
+        return landed_ids(stream_files(self.landing_dir, since), {delivery.id for delivery in again})

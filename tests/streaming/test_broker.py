@@ -7,7 +7,6 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,19 +16,6 @@ from streaming.redis_broker import RedisBroker
 from streaming.redis_server import RedisServerError, redis_server
 
 pytestmark = pytest.mark.streaming
-
-
-@pytest.fixture(scope="module")
-def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with redis_server(tmp_path_factory.mktemp("redis")) as started:
-        yield started
-
-
-@pytest.fixture
-def broker(url: str) -> Iterator[RedisBroker]:
-    client = RedisBroker(url)
-    yield client
-    client.close()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -17,24 +16,10 @@ import pytest
 from serving.hotswap import ModelHolder
 from streaming.consumer import StreamConsumer, Streams
 from streaming.redis_broker import RedisBroker
-from streaming.redis_server import redis_server
 from tests.serving.fakes import FakeModel
 from tests.streaming.events import event
 
 pytestmark = pytest.mark.streaming
-
-
-@pytest.fixture(scope="module")
-def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with redis_server(tmp_path_factory.mktemp("redis")) as started:
-        yield started
-
-
-@pytest.fixture
-def broker(url: str) -> Iterator[RedisBroker]:
-    client = RedisBroker(url)
-    yield client
-    client.close()
 
 
 @pytest.fixture
