@@ -26,6 +26,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ml import atomic_files
 from serving.pii import PiiHasher
 from serving.schemas import Payment, PaymentScore
 
@@ -132,13 +133,12 @@ class ParquetSink:
             folder = self.directory / f"logged_on={day}"
             first_logged = day_batches[0]["logged_at"][0].as_py()
             name = f"part-{first_logged:%Y%m%dT%H%M%S%f}-{os.getpid()}-{next(self._sequence):06d}"
-            staging, final = folder / f".{name}.tmp", folder / f"{name}.parquet"
+            final = folder / f"{name}.parquet"
             try:
                 folder.mkdir(parents=True, exist_ok=True)
-                pq.write_table(pa.Table.from_batches(day_batches, schema=self.schema), staging)
-                os.replace(staging, final)
+                with atomic_files.replaced(final) as staging:
+                    pq.write_table(pa.Table.from_batches(day_batches, schema=self.schema), staging)
             except Exception as exc:
-                staging.unlink(missing_ok=True)
                 raise PartialWriteError(f"{final}: {exc}", dict(days[number:])) from exc
             written.append(final)
         return written

@@ -238,9 +238,8 @@ def _reject(
         }
     )
     with reported(f"landing inventory: rejecting {relative}", target):
-        partial = target.with_name(target.name + RECORD_SUFFIX + ".tmp")
-        pq.write_table(record, partial)
-        os.replace(partial, target.with_name(target.name + RECORD_SUFFIX))
+        with atomic_files.replaced(target.with_name(target.name + RECORD_SUFFIX)) as staging:
+            pq.write_table(record, staging)
         reached("inventory:after_record")
         os.replace(path, target)
     return RejectedFile(path, target, why.reason, why.detail)
