@@ -5,8 +5,11 @@ contract's columns, `simulator/schema.py`), and the day it was published on:
 
     {"published_on": "2025-03-01", "payment": {"payment_id": "...", "amount": "12.50", ...}}
 
-(`amount` as a decimal string, or a number). `parse_event` turns it into the landing row that a
-micro-batch file holds and the API's `Payment` that the scorer reads, derived with the staging
+(`amount` as a decimal string, or a number). `landing_message` turns it into the landing row that a
+micro-batch file holds: it refuses only an event whose row cannot be stored under the landing
+contract's schema (not JSON, not an event, an unknown field, a value of the wrong type), so that
+every other defect reaches the warehouse and is quarantined there with its reason, as in a daily
+file. `parse_event` also derives the API's `Payment` that the scorer reads, with the staging
 model's rules (warehouse/models/staging/payments/base_payments__payments.sql): the amount in USD from
 the currencies seed, rounded to the cent; paid_at to UTC, and only with its offset; channel and
 status trimmed and lower-cased, IP country upper-cased; authorized when the status says so. An event
@@ -39,6 +42,8 @@ REQUIRED = ("payment_id", "order_id", "card_fingerprint", "amount", "currency", 
 REQUIRED += ("payment_status",)
 OFFSET = re.compile(r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)$")
 CENT = Decimal("0.01")
+AMOUNT_TYPE = TABLES["payments"].schema.field("amount").type
+AMOUNT_BOUND = Decimal(10) ** (AMOUNT_TYPE.precision - AMOUNT_TYPE.scale)
 SEEDS_DIR = Path(__file__).resolve().parents[1] / "seeds"
 
 
@@ -61,6 +66,16 @@ def usd_rates(seeds_dir: Path = SEEDS_DIR) -> dict[str, Decimal]:
 
 
 def parse_event(message_id: str, body: bytes, rates: Mapping[str, Decimal]) -> StreamPayment:
+    """The landing row and the scorer's payment, or `MalformedEvent` if it cannot be scored."""
+    landing = landing_message(message_id, body)
+    for column in REQUIRED:
+        if landing.row[column] is None:
+            raise MalformedEvent(f"missing_required_field:{column}", "null or absent")
+    return StreamPayment(landing, _payment(landing.row, rates))
+
+
+def landing_message(message_id: str, body: bytes) -> LandingMessage:
+    """The landing row, or `MalformedEvent` if the landing contract's schema cannot hold it."""
     try:
         event = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -71,8 +86,7 @@ def parse_event(message_id: str, body: bytes, rates: Mapping[str, Decimal]) -> S
         published_on = date.fromisoformat(event["published_on"])
     except (TypeError, ValueError) as exc:
         raise MalformedEvent("invalid_published_on", repr(event["published_on"])[:80]) from exc
-    row = _landing_row(event["payment"])
-    return StreamPayment(LandingMessage(message_id, published_on, row), _payment(row, rates))
+    return LandingMessage(message_id, published_on, _landing_row(event["payment"]))
 
 
 def _landing_row(payment: Any) -> dict[str, Any]:
@@ -83,18 +97,25 @@ def _landing_row(payment: Any) -> dict[str, Any]:
         raise MalformedEvent("unexpected_field", ", ".join(unknown)[:200])
     row = {column: payment.get(column) for column in COLUMNS}
     for column, value in row.items():
-        if column != "amount" and value is not None and not isinstance(value, str):
+        if column == "amount" or value is None:
+            continue
+        if not isinstance(value, str):
             raise MalformedEvent(f"invalid_type:{column}", f"expected a string, got {type(value).__name__}")
-    for column in REQUIRED:
-        if row[column] is None:
-            raise MalformedEvent(f"missing_required_field:{column}", "null or absent")
+        try:
+            value.encode()
+        except UnicodeEncodeError as exc:  # a lone surrogate: JSON allows it, UTF-8 and Parquet do not
+            raise MalformedEvent(f"invalid_text:{column}", str(exc)[:120]) from exc
     amount = row["amount"]
+    if amount is None:
+        return row
     if isinstance(amount, bool) or not isinstance(amount, str | int | float):
         raise MalformedEvent("invalid_type:amount", f"expected a decimal, got {type(amount).__name__}")
     try:
         row["amount"] = Decimal(str(amount)).quantize(CENT, rounding=ROUND_HALF_UP)
     except InvalidOperation as exc:
         raise MalformedEvent("invalid_type:amount", repr(amount)[:80]) from exc
+    if not row["amount"].is_finite() or abs(row["amount"]) >= AMOUNT_BOUND:
+        raise MalformedEvent("invalid_type:amount", f"{amount!r} does not fit {AMOUNT_TYPE}"[:120])
     return row
 
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from streaming.events import COLUMNS, MalformedEvent, parse_event, usd_rates
+from streaming.events import COLUMNS, MalformedEvent, landing_message, parse_event, usd_rates
 from tests.pipeline import PipelineRun
 from tests.streaming.events import event
 
@@ -44,6 +44,9 @@ def test_an_event_becomes_its_landing_row_and_the_apis_payment() -> None:
         (event(customer_id=7), "invalid_type:customer_id"),
         (event(amount="ten"), "invalid_type:amount"),
         (event(amount=True), "invalid_type:amount"),
+        (event(amount="NaN"), "invalid_type:amount"),
+        (event(amount="1e10"), "invalid_type:amount"),
+        (event(device_id="\ud800"), "invalid_text:device_id"),
         (event(paid_at="2025-03-01T10:00:00"), "timestamp_without_timezone"),
         (event(paid_at="2025-13-01T10:00:00Z"), "invalid_timestamp"),
         (event(currency="XXX"), "unknown_currency"),
@@ -57,6 +60,25 @@ def test_an_event_that_cannot_be_scored_is_refused_with_its_reason(body: bytes, 
     with pytest.raises(MalformedEvent) as refused:
         parse_event("5-0", body, RATES)
     assert refused.value.reason == reason
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        event(currency="XXX"),
+        event(amount="-5"),
+        event(order_id=None, customer_id=None, amount=None),
+        event(paid_at="2025-03-01T10:00:00"),
+        event(payment_status="pending", channel="phone"),
+    ],
+)
+def test_an_event_the_scorer_refuses_still_lands_for_the_warehouse_to_quarantine(body: bytes) -> None:
+    """Only what the landing contract's schema cannot hold is kept out of the landing zone: every
+    other defect is the warehouse's to quarantine, with its reason, as in a daily file."""
+    with pytest.raises(MalformedEvent):
+        parse_event("5-0", body, RATES)
+    landed = landing_message("5-0", body)
+    assert landed.row["payment_id"] == "pay_1" and set(landed.row) == set(COLUMNS)
 
 
 def test_the_consumer_reads_every_landing_row_as_the_warehouse_does(tiny_pipeline_run: PipelineRun) -> None:
