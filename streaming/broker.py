@@ -9,10 +9,12 @@ idle long enough (at-least-once delivery). Bodies are bytes; what they mean is t
 What a Kafka implementation would map: `publish` to a produce (the id: partition and offset),
 `receive` to a poll of the group's assigned partitions, `acknowledge` to a commit of the offsets
 (in order, per partition: Kafka has no per-message acknowledgement, so a consumer commits up to
-the lowest unfinished offset), `publish_and_acknowledge` to a transaction that produces the
-results and commits the input offsets (`send_offsets_to_transaction`), `reclaim` to nothing (a dead
-member's partitions are reassigned and re-read from the committed offset), `lag` to the end offset
-minus the committed one.
+the lowest unfinished offset), `owned` to the partitions still assigned to the member (a fenced
+member owns none), `publish_and_acknowledge` to a transaction that produces the results and
+commits the input offsets (`send_offsets_to_transaction`), `reclaim` to nothing (a dead member's
+partitions are reassigned and re-read from the committed offset), `read` to a consumer with
+assigned partitions and no group, `length` to end minus start offsets, `delete` to deleting the
+topic, `lag` to the end offset minus the committed one.
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ class Broker(Protocol):
     def acknowledge(self, stream: str, group: str, ids: Sequence[str]) -> None:
         """The group is done with these messages: they are never delivered again."""
 
+    def owned(self, stream: str, group: str, consumer: str, ids: Sequence[str]) -> set[str]:
+        """Which of `ids` are pending for `consumer` (not acknowledged, not reclaimed by another)."""
+
     def publish_and_acknowledge(
         self,
         out_stream: str,
@@ -62,6 +67,16 @@ class Broker(Protocol):
         results are published once. Fails, doing nothing, if an id is no longer pending for
         `consumer` (another consumer reclaimed it: that one's results count). The published ids."""
 
+    def read(self, stream: str, after: str = "0", count: int = 10_000) -> list[tuple[str, bytes]]:
+        """Up to `count` messages after id `after`, oldest first, outside any group (as a monitor,
+        a report or a test reads a stream): (id, body) pairs."""
+
+    def length(self, stream: str) -> int:
+        """Messages in the stream."""
+
+    def delete(self, stream: str) -> None:
+        """The stream, its messages and its groups, gone."""
+
     def pending(self, stream: str, group: str) -> int:
         """Messages delivered to the group's consumers and not acknowledged."""
 
@@ -69,3 +84,11 @@ class Broker(Protocol):
         """Messages in the stream not yet delivered to the group."""
 
     def close(self) -> None: ...
+
+
+def read_all(broker: Broker, stream: str, page: int = 10_000) -> list[tuple[str, bytes]]:
+    """Every message in the stream, oldest first, read a page at a time."""
+    messages: list[tuple[str, bytes]] = []
+    while batch := broker.read(stream, messages[-1][0] if messages else "0", page):
+        messages.extend(batch)
+    return messages

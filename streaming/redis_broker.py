@@ -87,16 +87,27 @@ class RedisBroker:
     def reclaim(self, stream: str, group: str, consumer: str, idle_ms: int, count: int) -> list[Delivery]:
         reply = self._redis.xautoclaim(stream, group, consumer, idle_ms, start_id="0-0", count=count)
         entries = reply[1]
-        claimed = []
-        for entry_id, fields in entries:
-            (info,) = self._redis.xpending_range(stream, group, min=entry_id, max=entry_id, count=1)
-            deliveries = int(info["times_delivered"])
-            claimed.append(Delivery(_text(entry_id), fields[FIELD], deliveries, entry_time(entry_id)))
-        return claimed
+        pipe = self._redis.pipeline(transaction=False)
+        for entry_id, _ in entries:
+            pipe.xpending_range(stream, group, min=entry_id, max=entry_id, count=1)
+        return [
+            Delivery(_text(entry_id), fields[FIELD], int(info["times_delivered"]), entry_time(entry_id))
+            for (entry_id, fields), (info,) in zip(entries, pipe.execute(), strict=True)
+        ]
 
     def acknowledge(self, stream: str, group: str, ids: Sequence[str]) -> None:
-        if ids:
-            self._redis.xack(stream, group, *ids)
+        # in chunks, pipelined: one XACK of 50,000 ids would hold the server (single-threaded) from
+        # every other client, the scorers' millisecond answers among them, for tens of milliseconds
+        pipe = self._redis.pipeline(transaction=False)
+        for start in range(0, len(ids), ACK_CHUNK):
+            pipe.xack(stream, group, *ids[start : start + ACK_CHUNK])
+        pipe.execute()
+
+    def owned(self, stream: str, group: str, consumer: str, ids: Sequence[str]) -> set[str]:
+        pipe = self._redis.pipeline(transaction=False)
+        for entry_id in ids:
+            pipe.xpending_range(stream, group, min=entry_id, max=entry_id, count=1, consumername=consumer)
+        return {entry_id for entry_id, found in zip(ids, pipe.execute(), strict=True) if found}
 
     def publish_and_acknowledge(
         self,
@@ -111,6 +122,16 @@ class RedisBroker:
             keys=[out_stream, stream], args=[group, consumer, len(bodies), *bodies, *ids]
         )
         return [_text(entry_id) for entry_id in reply]
+
+    def read(self, stream: str, after: str = "0", count: int = 10_000) -> list[tuple[str, bytes]]:
+        entries = self._redis.xrange(stream, min=f"({after}", max="+", count=count)
+        return [(_text(entry_id), fields[FIELD]) for entry_id, fields in entries]
+
+    def length(self, stream: str) -> int:
+        return int(self._redis.xlen(stream))
+
+    def delete(self, stream: str) -> None:
+        self._redis.delete(stream)
 
     def pending(self, stream: str, group: str) -> int:
         return int(self._redis.xpending(stream, group)["pending"])

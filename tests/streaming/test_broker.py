@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from streaming.broker import read_all
 from streaming.redis_broker import RedisBroker
 from streaming.redis_server import RedisServerError, redis_server
 
@@ -86,9 +87,9 @@ def test_a_step_that_cannot_publish_acknowledges_nothing(broker, stream) -> None
     (reclaimed,) = broker.reclaim(stream, "scorers", "c2", idle_ms=20, count=10)  # c1 was too slow
     with pytest.raises(redis.ResponseError, match="NOTPENDING"):
         broker.publish_and_acknowledge(decisions, [b"d1"], stream, "scorers", "c1", [received.id])
-    assert broker.pending(stream, "scorers") == 1 and not broker._redis.exists(decisions)
+    assert broker.pending(stream, "scorers") == 1 and broker.length(decisions) == 0
     broker.publish_and_acknowledge(decisions, [b"d1"], stream, "scorers", "c2", [reclaimed.id])
-    assert broker.pending(stream, "scorers") == 0 and broker._redis.xlen(decisions) == 1
+    assert broker.pending(stream, "scorers") == 0 and broker.length(decisions) == 1
 
 
 def test_many_acknowledgements_in_one_step(broker, stream) -> None:
@@ -98,6 +99,35 @@ def test_many_acknowledgements_in_one_step(broker, stream) -> None:
     ids = [d.id for d in received]
     broker.publish_and_acknowledge(f"{stream}-out", [b"d"], stream, "scorers", "c1", ids)
     assert broker.pending(stream, "scorers") == 0
+
+
+def test_a_plain_acknowledgement_of_many_in_chunks(broker, stream) -> None:
+    for i in range(1_200):
+        broker.publish(stream, b"p%d" % i)
+    received = broker.receive(stream, "scorers", "c1", count=2_000, block_ms=0)
+    broker.acknowledge(stream, "scorers", [d.id for d in received[:1_100]])
+    assert broker.pending(stream, "scorers") == 100
+
+
+def test_owned_is_what_is_still_pending_for_the_consumer(broker, stream) -> None:
+    for body in (b"a", b"b", b"c"):
+        broker.publish(stream, body)
+    a, b, c = broker.receive(stream, "scorers", "c1", count=10, block_ms=0)
+    broker.acknowledge(stream, "scorers", [a.id])
+    time.sleep(0.05)
+    broker.reclaim(stream, "scorers", "c2", idle_ms=20, count=1)  # b: now c2's
+    assert broker.owned(stream, "scorers", "c1", [a.id, b.id, c.id]) == {c.id}
+    assert broker.owned(stream, "scorers", "c2", [a.id, b.id, c.id]) == {b.id}
+
+
+def test_a_stream_is_read_outside_any_group(broker, stream) -> None:
+    ids = [broker.publish(stream, b"m%d" % i) for i in range(5)]
+    assert broker.read(stream) == [(i, b"m%d" % n) for n, i in enumerate(ids)]
+    assert [i for i, _ in broker.read(stream, after=ids[1], count=2)] == ids[2:4]
+    assert read_all(broker, stream, page=2) == broker.read(stream)
+    assert broker.length(stream) == 5 and broker.pending(stream, "scorers") == 0
+    broker.delete(stream)
+    assert broker.length(stream) == 0 and broker.read(stream) == []
 
 
 def test_receive_waits_for_the_next_message(broker, stream) -> None:
