@@ -1,12 +1,13 @@
 """`make stream-demo` (after `make run`): payments on a stream, scored as they come, landed in
 micro-batches.
 
-Starts Redis on loopback and the consumer (`python -m streaming.service`), waits until it serves
-the published champion, replays the newest landing day's payments onto the input stream at 500 a
-second (`streaming.producer`), waits until every one has its decision or dead letter, prints what
-happened, and stops both. The micro-batches land under data/stream_demo/landing, not in the
-landing zone, which already holds the replayed day. Latency is from the input message's id to its
-decision's (both stamped by Redis, in milliseconds).
+Starts Redis on loopback and the two consumers (`python -m streaming.service scorer` and
+`... lander`), waits until the scorer serves the published champion, replays the newest landing
+day's payments onto the input stream at 500 a second (`streaming.producer`), waits until every one
+has its decision or dead letter and every one has landed, prints what happened, and stops them
+all. The micro-batches land under data/stream_demo/landing, not in the landing zone, which already
+holds the replayed day; the lander writes one every 2 seconds here (its default is a minute).
+Latency is from the input message's id to its decision's (both stamped by Redis, in milliseconds).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import duckdb
 import numpy as np
 
 from ml.settings import settings
+from streaming.broker import Broker, read_all
 from streaming.consumer import Streams
 from streaming.landing import folder
 from streaming.producer import events_for_days, publish_at_rate
@@ -43,16 +45,19 @@ def newest_day(landing_dir: Path) -> date:
     return date.fromisoformat(days[-1])
 
 
-def start_service(url: str, landing: Path) -> tuple[subprocess.Popen, threading.Event]:
-    """The consumer process, its output echoed; the event is set once it prints `ready`."""
-    argv = [sys.executable, "-m", "streaming.service", "--url", url, "--landing-dir", str(landing)]
+LANDER_ARGS = ("--max-wait-s", "2", "--reclaim-idle-ms", "10000")
+
+
+def start_service(role: str, url: str, *args: str) -> tuple[subprocess.Popen, threading.Event]:
+    """A consumer process, its output echoed; the event is set once it prints `ready`."""
+    argv = [sys.executable, "-m", "streaming.service", role, "--url", url, *args]
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     ready = threading.Event()
 
     def echo() -> None:
         assert process.stdout is not None
         for line in process.stdout:
-            print(f"  consumer | {line.rstrip()}", flush=True)
+            print(f"  {role} | {line.rstrip()}", flush=True)
             if line.startswith("ready"):
                 ready.set()
 
@@ -60,19 +65,26 @@ def start_service(url: str, landing: Path) -> tuple[subprocess.Popen, threading.
     return process, ready
 
 
-def wait_until_drained(broker: RedisBroker, streams: Streams, published: int) -> None:
+def drained(broker: Broker, streams: Streams, published: int) -> bool:
+    """Every payment answered by the scorers and acknowledged by both groups."""
+    answered = broker.length(streams.decisions) + broker.length(streams.dead_letters)
+    return answered >= published and all(
+        broker.lag(streams.payments, group) == 0 and broker.pending(streams.payments, group) == 0
+        for group in (streams.scorers, streams.landers)
+    )
+
+
+def wait_until_drained(broker: Broker, streams: Streams, published: int) -> None:
     deadline = time.monotonic() + DRAIN_TIMEOUT_S
-    while time.monotonic() < deadline:
-        answered = broker._redis.xlen(streams.decisions) + broker._redis.xlen(streams.dead_letters)
-        if answered >= published and broker.pending(streams.payments, streams.group) == 0:
-            return
+    while not drained(broker, streams, published):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"not every payment was answered and landed within {DRAIN_TIMEOUT_S:g} s")
         time.sleep(0.2)
-    raise SystemExit(f"not every payment was answered within {DRAIN_TIMEOUT_S:g} s")
 
 
-def report(broker: RedisBroker, streams: Streams, landing: Path, published: int, seconds: float) -> str:
-    decisions = [(i, json.loads(f[b"body"])) for i, f in broker._redis.xrange(streams.decisions)]
-    dead = [json.loads(f[b"body"]) for _, f in broker._redis.xrange(streams.dead_letters)]
+def report(broker: Broker, streams: Streams, landing: Path, published: int, seconds: float) -> str:
+    decisions = [(i, json.loads(body)) for i, body in read_all(broker, streams.decisions)]
+    dead = [json.loads(body) for _, body in read_all(broker, streams.dead_letters)]
     latency_ms = np.array(
         [(entry_time(i) - entry_time(d["message_id"])) * 1000 for i, d in decisions], dtype=float
     )
@@ -112,17 +124,23 @@ def main(argv: list[str] | None = None) -> None:
     with redis_server(root / "redis") as url:
         broker = RedisBroker(url)
         for stream in (streams.payments, streams.decisions, streams.dead_letters):
-            broker._redis.delete(stream)  # a previous demo's messages
-        service, ready = start_service(url, landing)
+            broker.delete(stream)  # a previous demo's messages
+        services = [
+            start_service("scorer", url),
+            start_service("lander", url, "--landing-dir", str(landing), *LANDER_ARGS),
+        ]
         try:
-            if not ready.wait(READY_TIMEOUT_S):
-                raise SystemExit(f"the consumer was not ready within {READY_TIMEOUT_S:g} s")
+            for (_, ready), role in zip(services, ("scorer", "lander"), strict=True):
+                if not ready.wait(READY_TIMEOUT_S):
+                    raise SystemExit(f"the {role} was not ready within {READY_TIMEOUT_S:g} s")
             seconds = publish_at_rate(broker, streams.payments, bodies, args.rate)
             wait_until_drained(broker, streams, len(bodies))
             print(report(broker, streams, landing, len(bodies), seconds), flush=True)
         finally:
-            service.send_signal(signal.SIGTERM)
-            service.wait(timeout=60)
+            for process, _ in services:
+                process.send_signal(signal.SIGTERM)
+            for process, _ in services:
+                process.wait(timeout=60)
             broker.close()
 
 

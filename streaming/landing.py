@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 
 from ml import atomic_files
 from simulator.schema import TABLES
+from streaming.crash import crash_point
 
 PAYMENTS = TABLES["payments"]
 IDS_KEY = b"stream_message_ids"
@@ -65,8 +66,24 @@ def write_micro_batch(landing_dir: Path, consumer: str, messages: Sequence[Landi
         path = day_folder / f"{PREFIX}{_safe(ids[0])}-{_safe(consumer)}.parquet"
         with atomic_files.replaced(path) as staging:
             pq.write_table(table, staging)
+            crash_point("landing:staged")
         written.append(path)
     return written
+
+
+def remove_staged(landing_dir: Path, consumer: str) -> list[Path]:
+    """Remove the hidden staging files `consumer` left when it died mid-write (they hold nothing that
+    counts: the rename is the commit). Only when `consumer` is not running: it is starting."""
+    # the id is "<n>-<n>" (Redis' "<ms>-<seq>", Kafka's "<partition>-<offset>"): the rest is the consumer
+    own = re.compile(rf"\.{PREFIX}[0-9]+-[0-9]+-{re.escape(_safe(consumer))}\.parquet\.tmp")
+    left = [
+        path
+        for path in sorted(folder(landing_dir).glob(f"date=*/.{PREFIX}*.parquet.tmp"))
+        if own.fullmatch(path.name)
+    ]
+    for path in left:
+        path.unlink()
+    return left
 
 
 def stream_files(landing_dir: Path, modified_since: float = 0.0) -> list[Path]:

@@ -1,21 +1,20 @@
-"""The stream consumer: payments in, decisions out, the payments landed in micro-batches.
+"""The scoring consumer: each payment scored as it comes, its decision published within milliseconds.
 
 One step, repeated:
 
-1. take the messages another consumer left unacknowledged for `reclaim_idle_ms` (it died), else
-   up to `batch` new ones, waiting up to `block_ms`;
+1. take the messages another consumer left unacknowledged, else up to `batch` new ones
+   (streaming/consumer.py);
 2. parse each (streaming/events.py). A malformed one goes to the dead-letter stream with its
    reason and the message as received, and is acknowledged with it, in one step;
 3. score the others with the served model (`serving.hotswap.ModelHolder`: the champion and the
    online feature state of the published snapshot, the API's own), on the event loop as the API does.
    A payment older than the features' complete windows is not scored, as the API refuses it: its
-   decision says why, and it lands for the batch path;
-4. land them in the landing zone (streaming/landing.py), except those a footer says already landed:
-   only a message delivered before can have, so only those are looked up;
-5. publish their decisions and acknowledge them, in one step (`Broker.publish_and_acknowledge`).
+   decision says why;
+4. publish their decisions and acknowledge them, in one step (`Broker.publish_and_acknowledge`).
 
-A consumer killed anywhere leaves its messages pending; the next one to reclaim them lands what had
-not landed and publishes their decisions once: at-least-once delivery, exactly-once effect.
+A consumer killed anywhere leaves its messages pending; the one that reclaims them scores them
+again and publishes their decisions once: at-least-once delivery, exactly-once effect. Landing the
+payments is the landing consumers' job, in their own group (streaming/landing_consumer.py).
 """
 
 from __future__ import annotations
@@ -26,35 +25,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from pathlib import Path
 
 from serving.hotswap import ModelHolder
 from serving.schemas import PaymentScore
 from streaming.broker import Broker, Delivery
+from streaming.consumer import Streams, take
+from streaming.crash import crash_point
 from streaming.events import MalformedEvent, StreamPayment, parse_event, usd_rates
-from streaming.landing import landed_ids, stream_files, write_micro_batch
-
-# the broker's clock and this machine's may differ: files written up to this long "before" a message
-# was published are read too
-CLOCK_SKEW_S = 300.0
 
 
 @dataclass(frozen=True)
-class Streams:
-    payments: str = "payments"
-    decisions: str = "payment_decisions"
-    dead_letters: str = "payments_dead_letters"
-    group: str = "fraud_scorers"
-
-
-@dataclass(frozen=True)
-class Step:
+class ScoringStep:
     received: int
     reclaimed: int
     dead_lettered: int
     scored: int
-    landed: int
-    already_landed: int
+    not_scored: int
+    published_at: tuple[float, ...]  # of each message answered (decision or dead letter), broker's clock
 
 
 def decision_body(message_id: str, result: PaymentScore) -> bytes:
@@ -96,12 +83,11 @@ def dead_letter_body(delivery: Delivery, refused: MalformedEvent) -> bytes:
     ).encode()
 
 
-class StreamConsumer:
+class ScoringConsumer:
     def __init__(
         self,
         broker: Broker,
         holder: ModelHolder,
-        landing_dir: Path,
         name: str,
         streams: Streams = Streams(),
         rates: Mapping[str, Decimal] | None = None,
@@ -109,24 +95,19 @@ class StreamConsumer:
         block_ms: int = 1_000,
         reclaim_idle_ms: int = 30_000,
     ) -> None:
-        self.broker, self.holder, self.landing_dir, self.name = broker, holder, landing_dir, name
+        self.broker, self.holder, self.name = broker, holder, name
         self.streams, self.rates = streams, usd_rates() if rates is None else rates
         self.batch, self.block_ms, self.reclaim_idle_ms = batch, block_ms, reclaim_idle_ms
-        broker.create_group(streams.payments, streams.group)
+        broker.create_group(streams.payments, streams.scorers)
 
-    async def step(self) -> Step:
+    async def step(self) -> ScoringStep:
         s, broker = self.streams, self.broker
-        deliveries = await asyncio.to_thread(
-            broker.reclaim, s.payments, s.group, self.name, self.reclaim_idle_ms, self.batch
+        taken = await asyncio.to_thread(
+            take, broker, s.payments, s.scorers, self.name, self.batch, self.block_ms, self.reclaim_idle_ms
         )
-        reclaimed = len(deliveries)
-        if not deliveries:
-            deliveries = await asyncio.to_thread(
-                broker.receive, s.payments, s.group, self.name, self.batch, self.block_ms
-            )
         parsed: list[StreamPayment] = []
         dead: list[tuple[Delivery, MalformedEvent]] = []
-        for delivery in deliveries:
+        for delivery in taken.deliveries:
             try:
                 parsed.append(parse_event(delivery.id, delivery.body, self.rates))
             except MalformedEvent as refused:
@@ -137,33 +118,36 @@ class StreamConsumer:
                 s.dead_letters,
                 [dead_letter_body(delivery, refused) for delivery, refused in dead],
                 s.payments,
-                s.group,
+                s.scorers,
                 self.name,
                 [delivery.id for delivery, _ in dead],
             )
-        landed = already = scored = 0
+        scored = 0
         if parsed:
             bodies, scored = self._decide(parsed)
-            done = await asyncio.to_thread(self._already_landed, deliveries)
-            new = [item.landing for item in parsed if item.landing.message_id not in done]
-            if new:
-                await asyncio.to_thread(write_micro_batch, self.landing_dir, self.name, new)
-            landed, already = len(new), len(parsed) - len(new)
+            crash_point("scorer:decided")
             await asyncio.to_thread(
                 broker.publish_and_acknowledge,
                 s.decisions,
                 bodies,
                 s.payments,
-                s.group,
+                s.scorers,
                 self.name,
                 [item.landing.message_id for item in parsed],
             )
-        return Step(len(deliveries) - reclaimed, reclaimed, len(dead), scored, landed, already)
+        return ScoringStep(
+            received=len(taken.deliveries) - taken.reclaimed,
+            reclaimed=taken.reclaimed,
+            dead_lettered=len(dead),
+            scored=scored,
+            not_scored=len(parsed) - scored,
+            published_at=tuple(delivery.published_at for delivery in taken.deliveries),
+        )
 
     def _decide(self, parsed: list[StreamPayment]) -> tuple[list[bytes], int]:
         """Each payment's decision, in order, and how many were scored. A payment older than the
         online features' complete windows is not scored (its velocity features would count part of
-        a window; the API refuses it): its decision says so, and it lands for the batch path."""
+        a window; the API refuses it): its decision says so, and the batch path scores it."""
         model = self.holder.current
         complete_from = model.complete_from if model is not None else None
         fresh = [
@@ -178,12 +162,3 @@ class StreamConsumer:
             for item in parsed
         ]
         return bodies, len(fresh)
-
-    def _already_landed(self, deliveries: list[Delivery]) -> set[str]:
-        """A message delivered for the first time cannot have landed; one delivered before may
-        have, in a file written after it was published."""
-        again = [delivery for delivery in deliveries if delivery.deliveries > 1]
-        if not again:
-            return set()
-        since = min(delivery.published_at for delivery in again) - CLOCK_SKEW_S
-        return landed_ids(stream_files(self.landing_dir, since), {delivery.id for delivery in again})

@@ -1,10 +1,18 @@
-"""`python -m streaming.service --url redis://127.0.0.1:<port>/0`: the stream consumer as a process.
+"""The stream consumers as processes, until SIGTERM or SIGINT:
 
-It serves what the API serves: the champion and the online feature state of the published snapshot
-(`serving.scorer.load_scorer`, the API's settings: SERVE_SNAPSHOT and the rest), loaded in the
-background and hot-swapped when the snapshot changes (`serving.hotswap.SnapshotWatcher`). Once the
-first model is in, it prints `ready` and runs consumer steps (streaming/consumer.py) until SIGTERM or
-SIGINT, printing the totals every few seconds. Payments land under LANDING_DIR (or --landing-dir).
+    python -m streaming.service scorer --url redis://127.0.0.1:<port>/0 [--name scorer-1]
+    python -m streaming.service lander --url redis://127.0.0.1:<port>/0 [--name lander-1]
+
+The scorer serves what the API serves: the champion and the online feature state of the published
+snapshot (`serving.scorer.load_scorer`, the API's settings: ANALYTICS_DB, MODELS_DIR and the rest),
+loaded in the background and hot-swapped when the snapshot changes (`serving.hotswap.SnapshotWatcher`).
+It prints `ready` once the first model is in, then scores (streaming/scoring_consumer.py).
+
+The lander prints `ready` at once and lands the payments under LANDING_DIR (or --landing-dir) in
+micro-batches (streaming/landing_consumer.py); at a stop it lands what it holds before it exits.
+
+Each prints its totals every few seconds and, with --metrics-port, serves Prometheus metrics
+(streaming/metrics.py) on loopback.
 """
 
 from __future__ import annotations
@@ -16,16 +24,42 @@ import gc
 import signal
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from ml.settings import settings
 from serving.hotswap import ModelHolder, ServingModel, SnapshotWatcher
 from serving.settings import ServingSettings
-from streaming.consumer import StreamConsumer, Streams
+from streaming.consumer import Streams
+from streaming.landing_consumer import LandingConsumer
+from streaming.metrics import StreamMetrics
 from streaming.redis_broker import RedisBroker
+from streaming.scoring_consumer import ScoringConsumer
 
 REPORT_SECONDS = 5.0
+
+
+def summary(totals: Counter[str]) -> str:
+    return ", ".join(f"{outcome} {number:,}" for outcome, number in totals.items())
+
+
+async def loop(
+    step: Callable[[], Awaitable[Any]], stop: asyncio.Event, metrics: StreamMetrics
+) -> Counter[str]:
+    """Run steps until `stop`, counting their outcomes."""
+    totals: Counter[str] = Counter()
+    reported = time.monotonic()
+    while not stop.is_set():
+        result = asdict(await step())
+        metrics.answered(result.pop("published_at", ()))
+        metrics.count(result)
+        totals.update(result)
+        if time.monotonic() - reported >= REPORT_SECONDS:
+            print(summary(totals), flush=True)
+            reported = time.monotonic()
+    return totals
 
 
 def loaded(model: ServingModel) -> None:
@@ -35,41 +69,14 @@ def loaded(model: ServingModel) -> None:
     print(f"ready: scoring with {info.name} version {info.version} ({info.engine})", flush=True)
 
 
-async def consume(consumer: StreamConsumer, watcher: SnapshotWatcher, stop: asyncio.Event) -> Counter[str]:
-    watching = asyncio.create_task(watcher.run())
-    totals: Counter[str] = Counter()
-    reported = time.monotonic()
-    try:
-        while not stop.is_set():
-            if consumer.holder.current is None:
-                await asyncio.sleep(0.1)  # the first load is under way
-                continue
-            totals.update(asdict(await consumer.step()))
-            if time.monotonic() - reported >= REPORT_SECONDS:
-                print(summary(totals), flush=True)
-                reported = time.monotonic()
-    finally:
-        watching.cancel()
-        await asyncio.gather(watching, return_exceptions=True)
-    return totals
-
-
-def summary(totals: Counter[str]) -> str:
-    return (
-        f"scored {totals['scored']:,}, landed {totals['landed']:,} (already landed "
-        f"{totals['already_landed']:,}), dead-lettered {totals['dead_lettered']:,}, reclaimed "
-        f"{totals['reclaimed']:,}"
-    )
-
-
-async def run(args: argparse.Namespace) -> Counter[str]:
+async def score(args: argparse.Namespace, broker: RedisBroker, stop: asyncio.Event) -> Counter[str]:
     from serving.scorer import load_scorer  # LightGBM and the feature store: only for the real model
 
+    streams = Streams()
     serving_settings = ServingSettings.from_env()
     holder = ModelHolder(serving_settings.journal_max_payments)
-    broker = RedisBroker(args.url)
-    landing_dir = args.landing_dir or settings().landing_dir
-    consumer = StreamConsumer(broker, holder, landing_dir, args.name, Streams())
+    consumer = ScoringConsumer(broker, holder, args.name, streams)
+    metrics = serve_metrics(args, broker, streams.scorers)
     watcher = SnapshotWatcher(
         serving_settings.snapshot,
         holder,
@@ -78,22 +85,77 @@ async def run(args: argparse.Namespace) -> Counter[str]:
         on_loaded=loaded,
         on_failed=lambda exc: print(f"could not load the snapshot: {exc}", flush=True),
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for number in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(number, stop.set)
+    watching = asyncio.create_task(watcher.run())
     try:
-        return await consume(consumer, watcher, stop)
+        while holder.current is None and not stop.is_set():
+            await asyncio.sleep(0.1)  # the first load is under way
+        return await loop(consumer.step, stop, metrics)
+    finally:
+        watching.cancel()
+        await asyncio.gather(watching, return_exceptions=True)
+
+
+async def land(args: argparse.Namespace, broker: RedisBroker, stop: asyncio.Event) -> Counter[str]:
+    streams = Streams()
+    consumer = LandingConsumer(
+        broker,
+        args.landing_dir or settings().landing_dir,
+        args.name,
+        streams,
+        max_rows=args.max_rows,
+        max_wait_s=args.max_wait_s,
+        reclaim_idle_ms=args.reclaim_idle_ms,
+    )
+    metrics = serve_metrics(args, broker, streams.landers)
+    print(f"ready: landing under {consumer.landing_dir}", flush=True)
+    totals = await loop(consumer.step, stop, metrics)
+    last = asdict(await consumer.step(flush=True))  # what it holds, before it exits
+    metrics.count(last)
+    totals.update(last)
+    return totals
+
+
+def serve_metrics(args: argparse.Namespace, broker: RedisBroker, group: str) -> StreamMetrics:
+    metrics = StreamMetrics(broker, Streams().payments, group)
+    if args.metrics_port is not None:
+        port = metrics.serve(args.metrics_port)
+        print(f"metrics on http://127.0.0.1:{port}/metrics", flush=True)
+    return metrics
+
+
+async def run(args: argparse.Namespace) -> Counter[str]:
+    stop = asyncio.Event()
+    running = asyncio.get_running_loop()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        running.add_signal_handler(number, stop.set)
+    broker = RedisBroker(args.url)
+    try:
+        return await (score if args.role == "scorer" else land)(args, broker, stop)
     finally:
         broker.close()
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m streaming.service", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m streaming.service", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("role", choices=("scorer", "lander"))
     parser.add_argument("--url", required=True, help="the broker, redis://127.0.0.1:<port>/0")
-    parser.add_argument("--name", default="consumer-1", help="this consumer's name in the group")
-    parser.add_argument("--landing-dir", type=Path, default=None, help="default: LANDING_DIR")
-    totals = asyncio.run(run(parser.parse_args(argv)))
+    parser.add_argument("--name", help="this consumer's name in its group (default: <role>-1)")
+    parser.add_argument("--metrics-port", type=int, help="serve Prometheus metrics here (0: any free port)")
+    parser.add_argument("--landing-dir", type=Path, help="lander: where payments land (default: LANDING_DIR)")
+    parser.add_argument(
+        "--max-rows", type=int, default=50_000, help="lander: payments per micro-batch, at most"
+    )
+    parser.add_argument(
+        "--max-wait-s", type=float, default=60.0, help="lander: the longest a payment waits to land"
+    )
+    parser.add_argument(
+        "--reclaim-idle-ms", type=int, default=180_000, help="lander: reclaim a dead lander's payments after"
+    )
+    args = parser.parse_args(argv)
+    args.name = args.name or f"{args.role}-1"
+    totals = asyncio.run(run(args))
     print(f"stopped: {summary(totals)}", flush=True)
 
 
