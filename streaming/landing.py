@@ -28,8 +28,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ml import atomic_files
+from ml.write_points import reached
 from simulator.schema import TABLES
-from streaming.crash import crash_point
 
 PAYMENTS = TABLES["payments"]
 IDS_KEY = b"stream_message_ids"
@@ -66,7 +66,7 @@ def write_micro_batch(landing_dir: Path, consumer: str, messages: Sequence[Landi
         path = day_folder / f"{PREFIX}{_safe(ids[0])}-{_safe(consumer)}.parquet"
         with atomic_files.replaced(path) as staging:
             pq.write_table(table, staging)
-            crash_point("landing:staged")
+            reached("landing:staged")
         written.append(path)
     return written
 

@@ -28,9 +28,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ml.write_points import reached
 from streaming.broker import Broker, Delivery
 from streaming.consumer import Streams, take
-from streaming.crash import crash_point
 from streaming.events import MalformedEvent, landing_message
 from streaming.landing import landed_ids, remove_staged, stream_files, write_micro_batch
 
@@ -125,7 +125,7 @@ class LandingConsumer:
         done = self._already_landed(held)
         new = [message for message in messages if message.message_id not in done]
         files = write_micro_batch(self.landing_dir, self.name, new) if new else []
-        crash_point("lander:written")
+        reached("lander:written")
         self.broker.acknowledge(s.payments, s.landers, [delivery.id for delivery in held])
         return LandingStep(
             received=received,

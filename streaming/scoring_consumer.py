@@ -26,11 +26,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from ml.write_points import reached
 from serving.hotswap import ModelHolder
 from serving.schemas import PaymentScore
 from streaming.broker import Broker, Delivery
 from streaming.consumer import Streams, take
-from streaming.crash import crash_point
 from streaming.events import MalformedEvent, StreamPayment, parse_event, usd_rates
 
 
@@ -125,7 +125,7 @@ class ScoringConsumer:
         scored = 0
         if parsed:
             bodies, scored = self._decide(parsed)
-            crash_point("scorer:decided")
+            reached("scorer:decided")
             await asyncio.to_thread(
                 broker.publish_and_acknowledge,
                 s.decisions,

@@ -27,16 +27,16 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ml.settings import settings
-from serving.hotswap import ModelHolder, ServingModel, SnapshotWatcher
-from serving.settings import ServingSettings
 from streaming.consumer import Streams
 from streaming.landing_consumer import LandingConsumer
 from streaming.metrics import StreamMetrics
 from streaming.redis_broker import RedisBroker
-from streaming.scoring_consumer import ScoringConsumer
+
+if TYPE_CHECKING:
+    from serving.hotswap import ServingModel
 
 REPORT_SECONDS = 5.0
 
@@ -70,7 +70,11 @@ def loaded(model: ServingModel) -> None:
 
 
 async def score(args: argparse.Namespace, broker: RedisBroker, stop: asyncio.Event) -> Counter[str]:
-    from serving.scorer import load_scorer  # LightGBM and the feature store: only for the real model
+    # the API's loader, LightGBM and FastAPI (1.2 s of imports): the scorer's, not the lander's
+    from serving.hotswap import ModelHolder, SnapshotWatcher
+    from serving.scorer import load_scorer
+    from serving.settings import ServingSettings
+    from streaming.scoring_consumer import ScoringConsumer
 
     streams = Streams()
     serving_settings = ServingSettings.from_env()
