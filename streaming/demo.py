@@ -113,10 +113,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m streaming.demo", description=__doc__)
     parser.add_argument("--day", type=date.fromisoformat, help="default: the newest landing day")
     parser.add_argument("--rate", type=float, default=500.0, help="payments per second")
+    parser.add_argument(
+        "--work-dir", type=Path, help="Redis' files and the landed micro-batches (default: data/stream_demo)"
+    )
     args = parser.parse_args(argv)
     config = settings()
     day = args.day or newest_day(config.landing_dir)
-    root = config.landing_dir.parent / "stream_demo"
+    root = args.work_dir or config.landing_dir.parent / "stream_demo"
     landing = root / "landing"
     bodies = list(events_for_days(config.landing_dir, [day]))
     streams = Streams()

@@ -3,7 +3,7 @@
 A micro-batch is the landing rows of some messages, one Parquet file per landing day, beside the
 daily exports, so the daily (or hourly) run reads them through the same source glob:
 
-    <landing>/payments/payments/date=YYYY-MM-DD/part-stream-<first message id>-<consumer>.parquet
+    <landing>/payments/payments/date=YYYY-MM-DD/part-stream-<first message id, zero-padded>-<consumer>.parquet
 
 The day is the one the message says it was published on (a replay of a past day keeps that day).
 Each file is written under a hidden name and renamed into place: the rename is the commit. Its
@@ -51,6 +51,12 @@ def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", text)
 
 
+def _sortable(message_id: str) -> str:
+    """The id with its numbers zero-padded, so that file names sort as the ids do ("…-50" before
+    "…-100"): where the warehouse keeps one of two copies of a payment, it falls back on file order."""
+    return re.sub(r"[0-9]+", lambda number: number.group().zfill(20), _safe(message_id))
+
+
 def write_micro_batch(landing_dir: Path, consumer: str, messages: Sequence[LandingMessage]) -> list[Path]:
     """One file per landing day for `messages` (in their order), each committed by its rename."""
     by_day: dict[date, list[LandingMessage]] = defaultdict(list)
@@ -63,7 +69,7 @@ def write_micro_batch(landing_dir: Path, consumer: str, messages: Sequence[Landi
         table = pa.Table.from_pylist([message.row for message in day_messages], schema=schema)
         day_folder = folder(landing_dir) / f"date={day.isoformat()}"
         day_folder.mkdir(parents=True, exist_ok=True)
-        path = day_folder / f"{PREFIX}{_safe(ids[0])}-{_safe(consumer)}.parquet"
+        path = day_folder / f"{PREFIX}{_sortable(ids[0])}-{_safe(consumer)}.parquet"
         with atomic_files.replaced(path) as staging:
             pq.write_table(table, staging)
             reached("landing:staged")

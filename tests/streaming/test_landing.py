@@ -78,3 +78,11 @@ def test_a_write_that_fails_midway_lands_nothing(tmp_path: Path, monkeypatch: py
         write_micro_batch(tmp_path, "c1", [message(1, day), message(2, day)])
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
     assert landed_ids(stream_files(tmp_path), {"1700000000000-1"}) == set()
+
+
+def test_the_files_sort_as_their_first_message_ids(tmp_path: Path) -> None:
+    """Where the warehouse keeps one of two copies of a re-sent payment, it falls back on file
+    order: "…-100" must not sort before "…-50"."""
+    day = date(2025, 3, 1)
+    written = [write_micro_batch(tmp_path, "c1", [message(n, day)])[0] for n in (9, 50, 100)]
+    assert sorted(written) == written

@@ -139,7 +139,7 @@ def test_a_lander_starting_removes_only_its_own_staging_files(
 ) -> None:
     day = folder(tmp_path) / "date=2025-03-01"
     day.mkdir(parents=True)
-    own = staging_path(day / "part-stream-1700000000000-0-l1.parquet")
+    own = staging_path(day / "part-stream-00000001700000000000-00000000000000000000-l1.parquet")
     others = [staging_path(day / "part-stream-1700000000000-0-xl1.parquet"), day / "part-x.parquet"]
     for path in (own, *others):
         path.write_bytes(b"partial")
