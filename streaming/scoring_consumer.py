@@ -5,7 +5,9 @@ One step, repeated:
 1. take the messages another consumer left unacknowledged, else up to `batch` new ones
    (streaming/consumer.py);
 2. parse each (streaming/events.py). A malformed one goes to the dead-letter stream with its
-   reason and the message as received, and is acknowledged with it, in one step;
+   reason and the message as received, and is acknowledged with it, in one step; so does one
+   delivered more than `max_deliveries` times (a poison message: every scorer that took it died
+   or failed, and it would take down every scorer after them);
 3. score the others with the served model (`serving.hotswap.ModelHolder`: the champion and the
    online feature state of the published snapshot, the API's own), on the event loop as the API does.
    A payment older than the features' complete windows is not scored, as the API refuses it: its
@@ -94,8 +96,10 @@ class ScoringConsumer:
         batch: int = 256,
         block_ms: int = 1_000,
         reclaim_idle_ms: int = 30_000,
+        max_deliveries: int = 5,
     ) -> None:
         self.broker, self.holder, self.name = broker, holder, name
+        self.max_deliveries = max_deliveries
         self.streams, self.rates = streams, usd_rates() if rates is None else rates
         self.batch, self.block_ms, self.reclaim_idle_ms = batch, block_ms, reclaim_idle_ms
         broker.create_group(streams.payments, streams.scorers)
@@ -108,6 +112,10 @@ class ScoringConsumer:
         parsed: list[StreamPayment] = []
         dead: list[tuple[Delivery, MalformedEvent]] = []
         for delivery in taken.deliveries:
+            if delivery.deliveries > self.max_deliveries:
+                detail = f"delivered {delivery.deliveries} times: every scorer that took it failed or died"
+                dead.append((delivery, MalformedEvent("redelivered_too_often", detail)))
+                continue
             try:
                 parsed.append(parse_event(delivery.id, delivery.body, self.rates))
             except MalformedEvent as refused:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import functools
 import gc
 import signal
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from serving.hotswap import ServingModel
 
 REPORT_SECONDS = 5.0
+FIRST_BACKOFF_S, MAX_BACKOFF_S = 0.5, 30.0
 
 
 def summary(totals: Counter[str]) -> str:
@@ -48,11 +50,24 @@ def summary(totals: Counter[str]) -> str:
 async def loop(
     step: Callable[[], Awaitable[Any]], stop: asyncio.Event, metrics: StreamMetrics
 ) -> Counter[str]:
-    """Run steps until `stop`, counting their outcomes."""
+    """Run steps until `stop`, counting their outcomes. A step that fails (the broker unreachable, a
+    disk full) is retried after a growing pause: its messages stay pending, and are taken again."""
     totals: Counter[str] = Counter()
     reported = time.monotonic()
+    failures = 0
     while not stop.is_set():
-        result = asdict(await step())
+        try:
+            result = asdict(await step())
+        except Exception as exc:
+            failures += 1
+            totals["step_failures"] += 1
+            metrics.count({"step_failures": 1})
+            pause = min(MAX_BACKOFF_S, FIRST_BACKOFF_S * 2 ** (failures - 1))
+            print(f"step failed ({failures} in a row), again in {pause:g} s: {exc!r}", flush=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), pause)
+            continue
+        failures = 0
         metrics.answered(result.pop("published_at", ()))
         metrics.count(result)
         totals.update(result)

@@ -109,3 +109,21 @@ def test_a_swapped_champion_scores_the_next_payments(broker: RedisBroker, stream
     asyncio.run(scorer.step())
     versions = {d["payment_id"]: d["model_version"] for d in bodies(broker, streams.decisions)}
     assert versions == {"before": 1, "after": 2}
+
+
+def test_a_message_every_scorer_died_on_is_dead_lettered(broker: RedisBroker, streams: Streams) -> None:
+    """A poison message (one that kills each scorer that takes it) would take down every scorer
+    after them: past `max_deliveries` it goes to the dead letters unscored."""
+    scorer = ScoringConsumer(
+        broker, ModelHolder(), "c3", streams, block_ms=0, reclaim_idle_ms=20, max_deliveries=2
+    )
+    broker.publish(streams.payments, event(payment_id="poison"))
+    broker.receive(streams.payments, streams.scorers, "c1", count=1, block_ms=0)  # c1 dies with it
+    time.sleep(0.05)
+    broker.reclaim(streams.payments, streams.scorers, "c2", idle_ms=20, count=1)  # so does c2
+    time.sleep(0.05)
+    step = asyncio.run(scorer.step())  # the model is not even loaded: it is never scored
+    assert (step.reclaimed, step.dead_lettered, step.scored) == (1, 1, 0)
+    (dead,) = bodies(broker, streams.dead_letters)
+    assert dead["reason"] == "redelivered_too_often" and dead["deliveries"] == 3
+    assert broker.pending(streams.payments, streams.scorers) == 0
