@@ -14,7 +14,8 @@ member owns none), `publish_and_acknowledge` to a transaction that produces the 
 commits the input offsets (`send_offsets_to_transaction`), `reclaim` to nothing (a dead member's
 partitions are reassigned and re-read from the committed offset), `read` to a consumer with
 assigned partitions and no group, `length` to end minus start offsets, `delete` to deleting the
-topic, `lag` to the end offset minus the committed one.
+topic, `trim_acknowledged` to the topic's retention (Kafka deletes by age or size, not by
+consumption), `lag` to the end offset minus the committed one.
 """
 
 from __future__ import annotations
@@ -76,6 +77,10 @@ class Broker(Protocol):
 
     def delete(self, stream: str) -> None:
         """The stream, its messages and its groups, gone."""
+
+    def trim_acknowledged(self, stream: str) -> int:
+        """Delete the messages every group of the stream has acknowledged (none if it has no group),
+        or some of them (a broker may trim in whole blocks); how many it deleted."""
 
     def pending(self, stream: str, group: str) -> int:
         """Messages delivered to the group's consumers and not acknowledged."""

@@ -10,7 +10,8 @@ own effect is durable, so neither waits for the other and each is exactly-once o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 from streaming.broker import Broker, Delivery
 
@@ -30,12 +31,31 @@ class Taken:
     reclaimed: int  # how many of them another consumer (or this one, before a restart) left pending
 
 
-def take(
-    broker: Broker, stream: str, group: str, consumer: str, count: int, block_ms: int, reclaim_idle_ms: int
-) -> Taken:
-    """Up to `count` messages: those left unacknowledged for `reclaim_idle_ms` (their consumer died)
-    first, else new ones, waiting up to `block_ms` for them."""
-    reclaimed = broker.reclaim(stream, group, consumer, reclaim_idle_ms, count)
-    if reclaimed:
-        return Taken(reclaimed, len(reclaimed))
-    return Taken(broker.receive(stream, group, consumer, count, block_ms), 0)
+@dataclass
+class Taker:
+    """How a consumer takes its messages: those another consumer left unacknowledged for
+    `reclaim_idle_ms` (it died) first, else new ones.
+
+    Looking for abandoned messages costs the broker a scan of the group's pending list (Redis'
+    XAUTOCLAIM walks it, up to ten entries per message asked for), and a lander's list holds every
+    message of its batch. So it looks every `reclaim_idle_ms / 4` only, and again at once while it
+    finds some."""
+
+    broker: Broker
+    stream: str
+    group: str
+    consumer: str
+    reclaim_idle_ms: int
+    _look_at: float = field(default=0.0, init=False)
+
+    def take(self, count: int, block_ms: int) -> Taken:
+        """Up to `count` messages, waiting up to `block_ms` for new ones."""
+        now = time.monotonic()
+        if now >= self._look_at:
+            reclaimed = self.broker.reclaim(
+                self.stream, self.group, self.consumer, self.reclaim_idle_ms, count
+            )
+            if reclaimed:
+                return Taken(reclaimed, len(reclaimed))
+            self._look_at = now + self.reclaim_idle_ms / 4000
+        return Taken(self.broker.receive(self.stream, self.group, self.consumer, count, block_ms), 0)

@@ -1,8 +1,9 @@
 """The landing consumer: the payment events written to the landing zone in micro-batches, each once.
 
 Its group (`Streams.landers`) reads the same messages as the scorers, at its own pace. A step takes
-messages (streaming/consumer.py) and holds them, unacknowledged, until it holds `max_rows` or the
-oldest has waited `max_wait_s`; then it lands them (streaming/landing.py: a file per landing day,
+messages (streaming/consumer.py; while it holds some, what has come every `poll_s`, not message by
+message) and holds them, unacknowledged, until it holds `max_rows` or the oldest has waited
+`max_wait_s`; then it lands them (streaming/landing.py: a file per landing day,
 written under a hidden name and renamed) and only then acknowledges them. So a file holds thousands
 of payments, not one or two, and the scorers' latency never waits on a file.
 
@@ -17,6 +18,10 @@ Exactly once in the landing zone, whatever is killed when:
 reclaimed by another. Just before writing, a lander keeps only the messages still pending for it,
 so one that stalled past that (a stopped process) leaves them to whoever reclaimed them.
 
+After each batch it trims the stream of the messages every group has acknowledged
+(`Broker.trim_acknowledged`, `trim=False` not to): the landers are the slower group, so the stream
+keeps what some group still needs and little else.
+
 An event the landing contract's schema cannot hold is acknowledged without landing: the scorers'
 group puts every such event on the dead-letter stream with its reason.
 """
@@ -30,7 +35,7 @@ from pathlib import Path
 
 from ml.write_points import reached
 from streaming.broker import Broker, Delivery
-from streaming.consumer import Streams, take
+from streaming.consumer import Streams, Taker
 from streaming.events import MalformedEvent, landing_message
 from streaming.landing import landed_ids, remove_staged, stream_files, write_micro_batch
 
@@ -48,6 +53,7 @@ class LandingStep:
     already_landed: int = 0  # delivered again after a lander died between its rename and its ack
     lost_to_another: int = 0  # reclaimed by another lander while this one held them
     files: int = 0
+    trimmed: int = 0  # deleted from the stream: every group had acknowledged them
 
 
 class LandingConsumer:
@@ -61,6 +67,8 @@ class LandingConsumer:
         max_wait_s: float = 60.0,
         block_ms: int = 1_000,
         reclaim_idle_ms: int = 180_000,
+        poll_s: float = 1.0,
+        trim: bool = True,
     ) -> None:
         if reclaim_idle_ms <= 2 * max_wait_s * 1000:
             raise ValueError(
@@ -69,7 +77,9 @@ class LandingConsumer:
             )
         self.broker, self.landing_dir, self.name, self.streams = broker, landing_dir, name, streams
         self.max_rows, self.max_wait_s = max_rows, max_wait_s
-        self.block_ms, self.reclaim_idle_ms = block_ms, reclaim_idle_ms
+        self.block_ms, self.reclaim_idle_ms, self.poll_s = block_ms, reclaim_idle_ms, poll_s
+        self.trim = trim
+        self.taker = Taker(broker, streams.payments, streams.landers, name, reclaim_idle_ms)
         self._held: dict[str, Delivery] = {}
         self._held_since: float | None = None
         broker.create_group(streams.payments, streams.landers)
@@ -84,17 +94,11 @@ class LandingConsumer:
         long enough, or `flush` (at shutdown)."""
         received = reclaimed = 0
         if not flush and len(self._held) < self.max_rows:
-            s = self.streams
-            taken = await asyncio.to_thread(
-                take,
-                self.broker,
-                s.payments,
-                s.landers,
-                self.name,
-                self.max_rows - len(self._held),
-                self._wait_ms(),
-                self.reclaim_idle_ms,
-            )
+            if self._held_since is not None:
+                # holding: take what has come every poll_s (or when due), not message by message
+                await asyncio.sleep(self._seconds_left(self.poll_s))
+            block_ms = self.block_ms if self._held_since is None else 0
+            taken = await asyncio.to_thread(self.taker.take, self.max_rows - len(self._held), block_ms)
             for delivery in taken.deliveries:
                 self._held[delivery.id] = delivery  # one it held and reclaimed again: held once
             if self._held and self._held_since is None:
@@ -105,11 +109,10 @@ class LandingConsumer:
             return LandingStep(received, reclaimed)
         return await asyncio.to_thread(self._land, received, reclaimed)
 
-    def _wait_ms(self) -> int:
-        if self._held_since is None:
-            return self.block_ms
-        left = self._held_since + self.max_wait_s - time.monotonic()
-        return max(0, min(self.block_ms, int(left * 1000)))
+    def _seconds_left(self, at_most: float) -> float:
+        """Until the held batch is due, at most `at_most`."""
+        assert self._held_since is not None
+        return max(0.0, min(at_most, self._held_since + self.max_wait_s - time.monotonic()))
 
     def _land(self, received: int, reclaimed: int) -> LandingStep:
         s, taken = self.streams, list(self._held.values())
@@ -127,6 +130,7 @@ class LandingConsumer:
         files = write_micro_batch(self.landing_dir, self.name, new) if new else []
         reached("lander:written")
         self.broker.acknowledge(s.payments, s.landers, [delivery.id for delivery in held])
+        trimmed = self.broker.trim_acknowledged(s.payments) if self.trim else 0
         return LandingStep(
             received=received,
             reclaimed=reclaimed,
@@ -135,6 +139,7 @@ class LandingConsumer:
             already_landed=len(messages) - len(new),
             lost_to_another=len(taken) - len(held),
             files=len(files),
+            trimmed=trimmed,
         )
 
     def _already_landed(self, deliveries: list[Delivery]) -> set[str]:

@@ -6,10 +6,11 @@ order, at a fixed rate (open loop: message i is due at start + i/rate)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import time
 from collections.abc import Iterator, Sequence
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -31,6 +32,33 @@ def events_for_days(landing_dir: Path, days: Sequence[date]) -> Iterator[bytes]:
                     if key != "date"  # hive partition column, when present
                 }
                 yield json.dumps({"published_on": day.isoformat(), "payment": payment}).encode()
+
+
+def as_if_later(body: bytes, days: int) -> bytes:
+    """The event as if the payment came `days` later: a new payment id (`d<days>_<id>`), paid_at and
+    the publication day moved on. A field that cannot be moved (absent, malformed) stays as it is:
+    the event stays exactly as malformed as it was."""
+    event = json.loads(body)
+    payment = event["payment"]
+    if isinstance(payment.get("payment_id"), str):
+        payment["payment_id"] = f"d{days}_{payment['payment_id']}"
+    with contextlib.suppress(AttributeError, TypeError, ValueError):
+        moved = datetime.fromisoformat(payment["paid_at"].strip()) + timedelta(days=days)
+        payment["paid_at"] = moved.isoformat()  # with its offset, or as naive as it was
+    with contextlib.suppress(TypeError, ValueError):
+        event["published_on"] = (date.fromisoformat(event["published_on"]) + timedelta(days=days)).isoformat()
+    return json.dumps(event).encode()
+
+
+def live_events(landing_dir: Path, day: date, days_ahead: int) -> Iterator[bytes]:
+    """The payments of a landing day as if they came on each of the `days_ahead` days after it, one
+    day after another: payments the published snapshot has never seen, within its online features'
+    complete windows, so the scorer scores every well-formed one (a replay of past days mostly gets
+    "not scored" decisions). For the benchmark and the tests."""
+    bodies = list(events_for_days(landing_dir, [day]))
+    for ahead in range(1, days_ahead + 1):
+        for body in bodies:
+            yield as_if_later(body, ahead)
 
 
 def publish_at_rate(broker: RedisBroker, stream: str, bodies: Sequence[bytes], rate: float) -> float:

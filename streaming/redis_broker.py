@@ -53,6 +53,11 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+def _entry(entry_id: bytes | str) -> tuple[int, int]:
+    ms, seq = _text(entry_id).split("-")
+    return int(ms), int(seq)
+
+
 def entry_time(entry_id: bytes | str) -> float:
     """An entry id is `<milliseconds since the epoch>-<sequence>`, set by the server at XADD."""
     return int(_text(entry_id).split("-", 1)[0]) / 1000
@@ -132,6 +137,22 @@ class RedisBroker:
 
     def delete(self, stream: str) -> None:
         self._redis.delete(stream)
+
+    def trim_acknowledged(self, stream: str) -> int:
+        groups = self._redis.xinfo_groups(stream) if self._redis.exists(stream) else []
+        if not groups:
+            return 0
+        oldest_needed = []
+        for info in groups:
+            if int(info["pending"]):  # its oldest unacknowledged message
+                summary = self._redis.xpending(stream, _text(info["name"]))
+                oldest_needed.append(_entry(summary["min"]))
+            else:  # the one after the last delivered
+                ms, seq = _entry(info["last-delivered-id"])
+                oldest_needed.append((ms, seq + 1))
+        ms, seq = min(oldest_needed)
+        # `~`: whole blocks of entries only, so that the server is never held long
+        return int(self._redis.xtrim(stream, minid=f"{ms}-{seq}", approximate=True))
 
     def pending(self, stream: str, group: str) -> int:
         return int(self._redis.xpending(stream, group)["pending"])

@@ -32,7 +32,7 @@ from ml.write_points import reached
 from serving.hotswap import ModelHolder
 from serving.schemas import PaymentScore
 from streaming.broker import Broker, Delivery
-from streaming.consumer import Streams, take
+from streaming.consumer import Streams, Taker
 from streaming.events import MalformedEvent, StreamPayment, parse_event, usd_rates
 
 
@@ -100,15 +100,14 @@ class ScoringConsumer:
     ) -> None:
         self.broker, self.holder, self.name = broker, holder, name
         self.max_deliveries = max_deliveries
+        self.taker = Taker(broker, streams.payments, streams.scorers, name, reclaim_idle_ms)
         self.streams, self.rates = streams, usd_rates() if rates is None else rates
         self.batch, self.block_ms, self.reclaim_idle_ms = batch, block_ms, reclaim_idle_ms
         broker.create_group(streams.payments, streams.scorers)
 
     async def step(self) -> ScoringStep:
         s, broker = self.streams, self.broker
-        taken = await asyncio.to_thread(
-            take, broker, s.payments, s.scorers, self.name, self.batch, self.block_ms, self.reclaim_idle_ms
-        )
+        taken = await asyncio.to_thread(self.taker.take, self.batch, self.block_ms)
         parsed: list[StreamPayment] = []
         dead: list[tuple[Delivery, MalformedEvent]] = []
         for delivery in taken.deliveries:

@@ -142,3 +142,19 @@ def test_a_missing_redis_server_is_named(monkeypatch: pytest.MonkeyPatch, tmp_pa
     monkeypatch.setattr("streaming.redis_server.shutil.which", lambda _: None)
     with pytest.raises(RedisServerError, match="apt-get install redis-server"), redis_server(tmp_path):
         pass
+
+
+def test_only_what_every_group_acknowledged_is_trimmed(broker, stream) -> None:
+    broker.create_group(stream, "landers")
+    ids = [broker.publish(stream, b"m%d" % i) for i in range(1_000)]
+    for group in ("scorers", "landers"):
+        broker.receive(stream, group, "c1", count=1_000, block_ms=0)
+    broker.acknowledge(stream, "scorers", ids)
+    assert broker.trim_acknowledged(stream) == 0  # the landers acknowledged nothing
+    broker.acknowledge(stream, "landers", ids[:550])
+    trimmed = broker.trim_acknowledged(stream)
+    assert 0 < trimmed <= 550 and broker.length(stream) == 1_000 - trimmed
+    assert [i for i, _ in read_all(broker, stream)] == ids[trimmed:]  # the oldest first, none needed
+    broker.acknowledge(stream, "landers", ids[550:])
+    assert broker.trim_acknowledged(stream) > 0 and broker.length(stream) < 1_000 - trimmed
+    assert broker.trim_acknowledged(f"{stream}-absent") == 0

@@ -6,6 +6,7 @@ publishing publishes each decision once after a restart; and `make stream-demo`'
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -29,8 +30,8 @@ from serving.scorer import load_scorer, to_event
 from serving.settings import ServingSettings
 from streaming.broker import read_all
 from streaming.consumer import Streams
-from streaming.events import parse_event, usd_rates
-from streaming.producer import events_for_days
+from streaming.events import MalformedEvent, parse_event, usd_rates
+from streaming.producer import live_events
 from streaming.redis_broker import RedisBroker
 from streaming.scoring_consumer import ScoringConsumer
 from tests.reliability.faults import crash_at
@@ -77,17 +78,10 @@ def next_day_events(landing: Path, count: int) -> list[bytes]:
     never seen), that the consumer can score."""
     day = datetime.fromisoformat(newest_day(landing)).date()
     rates, bodies = usd_rates(), []
-    for body in events_for_days(landing, [day]):
-        event = json.loads(body)
-        payment = event["payment"]
-        try:
+    for body in live_events(landing, day, days_ahead=1):
+        with contextlib.suppress(MalformedEvent):
             parse_event("0-0", body, rates)
-        except ValueError:
-            continue
-        paid_at = datetime.fromisoformat(payment["paid_at"].strip()) + timedelta(days=1)
-        payment |= {"payment_id": f"next_{payment['payment_id']}", "paid_at": paid_at.isoformat()}
-        event["published_on"] = str(day + timedelta(days=1))
-        bodies.append(json.dumps(event).encode())
+            bodies.append(body)
         if len(bodies) == count:
             break
     return bodies
