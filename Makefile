@@ -25,7 +25,7 @@ export DAGSTER_EVENT_BATCH_SIZE ?= 1000
 SIM_ARGS ?= --seed 7 --start 2025-01-01 --days 425
 DEMO_STAMP := data/.demo-generated
 
-.PHONY: help install run data build evaluate test test-all lint dev docs clean bench bench-l bench-dask bench-spark bench-analysts serve stream-demo FORCE
+.PHONY: help install run data build evaluate test test-all lint dev docs clean bench bench-l bench-dask bench-spark bench-analysts bench-streaming serve stream-demo FORCE
 
 help:
 	@echo "make run    set up, generate the demo data, build the warehouse"
@@ -38,6 +38,7 @@ help:
 	@echo "make bench-spark the warehouse built on DuckDB and on local Spark, at the demo scale and ~1M payments"
 	@echo "make docs   dbt docs generate"
 	@echo "make bench-analysts  20 analysts querying the published file, alone and during a daily run (after make run)"
+	@echo "make bench-streaming the stream path on Redis: latency, saturation, a burst's lag, CPU per payment (after make run)"
 	@echo "make serve  the online fraud scoring API on http://127.0.0.1:8000 (after make run)"
 	@echo "make stream-demo  payments on a Redis stream, scored and landed in micro-batches (after make run)"
 	@echo "make clean  remove data/ and dbt artifacts (keeps .venv)"
@@ -116,6 +117,11 @@ bench-spark: install
 
 bench-analysts: install
 	$(BIN)/python -m bench.analysts
+
+# The scorer and lander on a Redis stream: produce-to-decision latency at 500/s and 2,000/s, drain
+# rates at saturation, the lag through a 60 s burst, CPU per payment (bench/results/streaming.json).
+bench-streaming: install
+	$(BIN)/python -m bench.streaming
 
 run: data build
 
