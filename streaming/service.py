@@ -102,6 +102,14 @@ def freezing(step: Callable[[], Awaitable[Any]], every_s: float) -> Callable[[],
     return step_then_freeze
 
 
+async def first_event(*events: asyncio.Event) -> None:
+    """Until one of `events` is set."""
+    waits = [asyncio.create_task(event.wait()) for event in events]
+    _, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    for wait in pending:
+        wait.cancel()
+
+
 def loaded(model: ServingModel) -> None:
     # as the API does (serving/app.py): the feature state's objects out of the garbage collector's walks
     gc.freeze()
@@ -126,13 +134,15 @@ async def score(args: argparse.Namespace, broker: RedisBroker, stop: asyncio.Eve
         holder,
         functools.partial(load_scorer, serving_settings),
         serving_settings.poll_seconds,
-        on_loaded=loaded,
+        on_loaded=lambda model: (loaded(model), first_load.set()),
         on_failed=lambda exc: print(f"could not load the snapshot: {exc}", flush=True),
     )
+    first_load = asyncio.Event()
     watching = asyncio.create_task(watcher.run())
     try:
-        while holder.current is None and not stop.is_set():
-            await asyncio.sleep(0.1)  # the first load is under way
+        # the first load is under way; the first step follows it at once (a 0.1 s poll here held the
+        # first payments after `ready` for up to 100 ms)
+        await first_event(first_load, stop)
         return await loop(freezing(consumer.step, FREEZE_SECONDS), stop, metrics)
     finally:
         watching.cancel()
