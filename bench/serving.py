@@ -12,7 +12,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from ml.loopback import free_port
+from ml.loopback import free_port, stop
 from serving.tokens import add_token
 
 READY_TIMEOUT_S = 120
@@ -56,9 +56,5 @@ def load_test(
             # the token through the environment, not the command line (`ps` shows arguments)
             subprocess.run(loadtest, env={**env, "SERVE_TOKEN": token}, check=True, timeout=seconds + 300)
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop([server], timeout_s=30)
     return json.loads(output.read_text())

@@ -33,15 +33,14 @@ import json
 import math
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +53,9 @@ from ml.settings import settings
 from streaming.broker import read_all
 from streaming.consumer import Streams
 from streaming.events import MalformedEvent, landing_message
-from streaming.landing import IDS_KEY, folder, stream_files
-from streaming.producer import as_if_later, events_for_days, publish_at_rate
+from streaming.landing import IDS_KEY, stream_files
+from streaming.launch import Consumer, start_consumer, stop, wait_caught_up, wait_ready
+from streaming.producer import as_if_later, events_for_days, newest_day, publish_at_rate
 from streaming.redis_broker import FIELD, RedisBroker, entry_time
 from streaming.redis_server import redis_server
 
@@ -88,10 +88,7 @@ class Payments:
     features' complete windows, so every well-formed one is scored, as live traffic would be."""
 
     def __init__(self, landing_dir: Path) -> None:
-        days = sorted(p.name.removeprefix("date=") for p in folder(landing_dir).glob("date=*"))
-        if not days:
-            raise SystemExit(f"no payment files under {folder(landing_dir)}: run `make run` first")
-        self.day = date.fromisoformat(days[-1])
+        self.day = newest_day(landing_dir)
         self.bodies = list(events_for_days(landing_dir, [self.day]))
 
     def live(self, n: int) -> Batch:
@@ -152,53 +149,6 @@ def round_trip_ceiling(url: str, bodies: Sequence[bytes]) -> dict[str, Any]:
 # --- processes -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Service:
-    role: str
-    process: subprocess.Popen
-    ready: threading.Event
-
-
-def start_service(role: str, url: str, log: Path, *args: str) -> Service:
-    """A consumer process, its output in `log`; ready once it prints `ready`."""
-    argv = [sys.executable, "-m", "streaming.service", role, "--url", url, *args]
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    ready = threading.Event()
-
-    def copy() -> None:
-        assert process.stdout is not None
-        with log.open("w") as out:
-            for line in process.stdout:
-                out.write(line)
-                out.flush()
-                if line.startswith("ready"):
-                    ready.set()
-
-    threading.Thread(target=copy, daemon=True).start()
-    return Service(role, process, ready)
-
-
-def wait_ready(services: Sequence[Service]) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    for service in services:
-        while not service.ready.wait(0.2):
-            if service.process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the {service.role} did not get ready (exit {service.process.poll()})")
-
-
-def stop(services: Sequence[Service]) -> None:
-    for service in services:
-        if service.process.poll() is None:
-            service.process.send_signal(signal.SIGCONT)  # if paused
-            service.process.send_signal(signal.SIGTERM)
-    for service in services:
-        try:
-            service.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            service.process.kill()
-            service.process.wait()
-
-
 def cpu_s(pids: dict[str, int]) -> dict[str, float]:
     """utime + stime of each process so far (fields 14 and 15 of proc(5)'s /proc/<pid>/stat)."""
     fields = {
@@ -230,21 +180,9 @@ def cost(pids: dict[str, int], before: dict[str, float], payments: int) -> dict[
 # --- the broker's side -----------------------------------------------------------------------------
 
 
-def drained(broker: RedisBroker, groups: Sequence[str], published: int) -> bool:
-    answered = broker.length(STREAMS.decisions) + broker.length(STREAMS.dead_letters)
-    return (STREAMS.scorers not in groups or answered >= published) and all(
-        broker.lag(STREAMS.payments, g) == 0 and broker.pending(STREAMS.payments, g) == 0 for g in groups
-    )
-
-
-def wait_drained(broker: RedisBroker, groups: Sequence[str], published: int, every_s: float = 0.05) -> float:
+def wait_drained(broker: RedisBroker, groups: Sequence[str], published: int) -> float:
     """Seconds until the groups have taken and acknowledged every message (and the scorers answered)."""
-    start = time.monotonic()
-    while not drained(broker, groups, published):
-        if time.monotonic() - start > DRAIN_TIMEOUT_S:
-            raise SystemExit(f"{groups} not drained within {DRAIN_TIMEOUT_S:g} s")
-        time.sleep(every_s)
-    return time.monotonic() - start
+    return wait_caught_up(broker, STREAMS, groups, published, DRAIN_TIMEOUT_S, every_s=0.05)
 
 
 class Sampler(threading.Thread):
@@ -344,6 +282,17 @@ def landed(landing: Path, published: Batch) -> dict[str, Any]:
 
 # --- the phases ------------------------------------------------------------------------------------
 
+
+@dataclass
+class Running:
+    """A phase's Redis, a client on it, the consumers started and the pids measured."""
+
+    url: str
+    broker: RedisBroker
+    consumers: list[Consumer]
+    pids: dict[str, int]
+
+
 FAILURES = ("missing", "answered_twice_or_more", "accepted_not_landed", "landed_twice_or_more")
 
 
@@ -358,16 +307,29 @@ class Bench:
         (self.work / phase).mkdir(parents=True)
         return self.work / phase
 
-    def start(self, url: str, phase: str, *roles: str) -> list[Service]:
+    @contextmanager
+    def running(self, phase: str) -> Iterator[Running]:
+        """A fresh Redis and folder for `phase`; the consumers started in it stopped at the end."""
+        self.fresh(phase)
+        with redis_server(self.work / "redis") as url:
+            run = Running(url, RedisBroker(url), [], {"redis": redis_facts(url)["pid"]})
+            try:
+                yield run
+            finally:
+                stop(run.consumers)
+                run.broker.close()
+
+    def start(self, run: Running, phase: str, *roles: str) -> None:
+        """The consumers, each printing to <phase>/<role>.log, once they serve."""
         landing = ("--landing-dir", str(self.work / phase / "landing"), *LANDER_ARGS)
-        services = [
-            start_service(
-                role, url, self.work / phase / f"{role}.log", *(landing if role == "lander" else ())
-            )
-            for role in roles
-        ]
-        wait_ready(services)
-        return services
+        started = []
+        for role in roles:
+            log = (self.work / phase / f"{role}.log").open("w", buffering=1)
+            args = landing if role == "lander" else ()
+            started.append(start_consumer(role, run.url, *args, on_line=log.write))
+        wait_ready(started, READY_TIMEOUT_S)
+        run.consumers += started
+        run.pids |= {consumer.role: consumer.process.pid for consumer in started}
 
     def outcome(self, phase: str, broker: RedisBroker, published: Batch, warmup: int = 0) -> dict[str, Any]:
         result = decisions(broker, published, warmup) | landed(self.work / phase / "landing", published)
@@ -380,107 +342,82 @@ class Bench:
     def latency(self, rate: float, seconds: float, warmup_s: float) -> dict[str, Any]:
         phase, warmup, n = f"rate_{rate:g}", int(rate * warmup_s), int(rate * (warmup_s + seconds))
         payments = self.payments.live(n)
-        self.fresh(phase)
-        with redis_server(self.work / "redis") as url:
-            broker, services = RedisBroker(url), []
-            try:
-                services = self.start(url, phase, "scorer", "lander")
-                pids = {s.role: s.process.pid for s in services} | {"redis": redis_facts(url)["pid"]}
-                before = cpu_s(pids)
-                published, producer = publish_paced(url, payments, rate)
-                wait_drained(broker, GROUPS, n)
-                return {
-                    "phase": phase,
-                    "rate_per_s": rate,
-                    "seconds": seconds,
-                    "warmup_s": warmup_s,
-                    "producer": producer,
-                    "cost": cost(pids, before, n),
-                    "redis_commands": redis_facts(url)["commands"],
-                    **self.outcome(phase, broker, published, warmup),
-                }
-            finally:
-                stop(services)
-                broker.close()
+        with self.running(phase) as run:
+            self.start(run, phase, "scorer", "lander")
+            before = cpu_s(run.pids)
+            published, producer = publish_paced(run.url, payments, rate)
+            wait_drained(run.broker, GROUPS, n)
+            return {
+                "phase": phase,
+                "rate_per_s": rate,
+                "seconds": seconds,
+                "warmup_s": warmup_s,
+                "producer": producer,
+                "cost": cost(run.pids, before, n),
+                "redis_commands": redis_facts(run.url)["commands"],
+                **self.outcome(phase, run.broker, published, warmup),
+            }
 
     def saturation(self, n: int) -> dict[str, Any]:
         phase = "saturation"
-        self.fresh(phase)
-        with redis_server(self.work / "redis") as url:
-            broker, services = RedisBroker(url), []
-            try:
-                payments = self.payments.live(n)
-                ceiling = round_trip_ceiling(url, payments.bodies[:PROBE_PAYMENTS])
-                pids = {"redis": redis_facts(url)["pid"]}
-                redis_before = cpu_s(pids)
-                published, producer = publish_paced(url, payments, None)
-                scorer = self.start(url, phase, "scorer")
-                services += scorer
-                pids["scorer"] = scorer[0].process.pid
-                before = cpu_s({"scorer": pids["scorer"]})
-                scorer_wall = wait_drained(broker, (STREAMS.scorers,), n)
-                scorer_cost = cost(pids, before, n)
-                scorer_facts = redis_facts(url)
-                lander = self.start(url, phase, "lander")
-                services += lander
-                pids["lander"] = lander[0].process.pid
-                before = cpu_s({"lander": pids["lander"]})
-                lander_wall = wait_drained(broker, (STREAMS.landers,), n)
-                mixed_cost = scorer_cost | cost(pids, before, n) | cost(pids, redis_before, n)
-                return {
-                    "phase": phase,
-                    "payments": n,
-                    "producer_one_xadd_per_round_trip": ceiling,
-                    "producer_pipelined_prefill": producer,
-                    "scorer_drain_per_s": n / scorer_facts["decisions_span_s"],
-                    "scorer_decisions_span_s": scorer_facts["decisions_span_s"],
-                    "scorer_ready_to_drained_s": scorer_wall,
-                    "lander_drain_per_s": n / lander_wall,
-                    "lander_ready_to_drained_s": lander_wall,
-                    "cost": mixed_cost,
-                    "redis_commands": redis_facts(url)["commands"],
-                    **self.outcome(phase, broker, published),
-                }
-            finally:
-                stop(services)
-                broker.close()
+        with self.running(phase) as run:
+            payments = self.payments.live(n)
+            ceiling = round_trip_ceiling(run.url, payments.bodies[:PROBE_PAYMENTS])
+            redis_before = cpu_s(run.pids)
+            published, producer = publish_paced(run.url, payments, None)
+            self.start(run, phase, "scorer")
+            before = cpu_s({"scorer": run.pids["scorer"]})
+            scorer_wall = wait_drained(run.broker, (STREAMS.scorers,), n)
+            scorer_cost = cost(run.pids, before, n)
+            scorer_facts = redis_facts(run.url)
+            self.start(run, phase, "lander")
+            before = cpu_s({"lander": run.pids["lander"]})
+            lander_wall = wait_drained(run.broker, (STREAMS.landers,), n)
+            mixed_cost = scorer_cost | cost(run.pids, before, n) | cost(run.pids, redis_before, n)
+            return {
+                "phase": phase,
+                "payments": n,
+                "producer_one_xadd_per_round_trip": ceiling,
+                "producer_pipelined_prefill": producer,
+                "scorer_drain_per_s": n / scorer_facts["decisions_span_s"],
+                "scorer_decisions_span_s": scorer_facts["decisions_span_s"],
+                "scorer_ready_to_drained_s": scorer_wall,
+                "lander_drain_per_s": n / lander_wall,
+                "lander_ready_to_drained_s": lander_wall,
+                "cost": mixed_cost,
+                "redis_commands": redis_facts(run.url)["commands"],
+                **self.outcome(phase, run.broker, published),
+            }
 
     def burst(self, rate: float, seconds: float) -> dict[str, Any]:
         phase, n = "burst", int(rate * seconds)
         payments = self.payments.live(n)
-        self.fresh(phase)
-        with redis_server(self.work / "redis") as url:
-            broker, services = RedisBroker(url), []
-            try:
-                services = self.start(url, phase, "scorer", "lander")
-                pids = {s.role: s.process.pid for s in services} | {"redis": redis_facts(url)["pid"]}
-                before = cpu_s(pids)
-                sampler = Sampler(url, 0.5)
-                sampler.start()
-                published, producer = publish_paced(url, payments, rate)
-                end = time.monotonic() - sampler.t0
-                scorers_drained = wait_drained(broker, (STREAMS.scorers,), n)
-                wait_drained(broker, GROUPS, n)
-                sampler.halt.set()
-                sampler.join()
-                series = sampler.samples
-                return {
-                    "phase": phase,
-                    "rate_per_s": rate,
-                    "seconds": seconds,
-                    "producer": producer,
-                    "peak_scorer_lag": max(s[1] for s in series),
-                    "peak_lander_lag": max(s[3] for s in series),
-                    "burst_end_s": end,
-                    "scorer_drained_after_burst_s": scorers_drained,
-                    "cost": cost(pids, before, n),
-                    "redis_commands": redis_facts(url)["commands"],
-                    **self.outcome(phase, broker, published),
-                    "series": {"columns": SERIES_COLUMNS, "rows": series},
-                }
-            finally:
-                stop(services)
-                broker.close()
+        with self.running(phase) as run:
+            self.start(run, phase, "scorer", "lander")
+            before = cpu_s(run.pids)
+            sampler = Sampler(run.url, 0.5)
+            sampler.start()
+            published, producer = publish_paced(run.url, payments, rate)
+            end = time.monotonic() - sampler.t0
+            scorers_drained = wait_drained(run.broker, (STREAMS.scorers,), n)
+            wait_drained(run.broker, GROUPS, n)
+            sampler.halt.set()
+            sampler.join()
+            series = sampler.samples
+            return {
+                "phase": phase,
+                "rate_per_s": rate,
+                "seconds": seconds,
+                "producer": producer,
+                "peak_scorer_lag": max(s[1] for s in series),
+                "peak_lander_lag": max(s[3] for s in series),
+                "burst_end_s": end,
+                "scorer_drained_after_burst_s": scorers_drained,
+                "cost": cost(run.pids, before, n),
+                "redis_commands": redis_facts(run.url)["commands"],
+                **self.outcome(phase, run.broker, published),
+                "series": {"columns": SERIES_COLUMNS, "rows": series},
+            }
 
 
 # --- report ----------------------------------------------------------------------------------------

@@ -14,12 +14,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
-import subprocess
-import sys
-import threading
-import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -30,56 +26,18 @@ from ml.settings import settings
 from streaming.broker import Broker, read_all
 from streaming.consumer import Streams
 from streaming.landing import folder
-from streaming.producer import events_for_days, publish_at_rate
+from streaming.launch import start_consumer, stop, wait_caught_up, wait_ready
+from streaming.producer import events_for_days, newest_day, publish_at_rate
 from streaming.redis_broker import RedisBroker, entry_time
 from streaming.redis_server import redis_server
 
 READY_TIMEOUT_S = 300.0
 DRAIN_TIMEOUT_S = 120.0
-
-
-def newest_day(landing_dir: Path) -> date:
-    days = sorted(p.name.removeprefix("date=") for p in folder(landing_dir).glob("date=*"))
-    if not days:
-        raise SystemExit(f"no payment files under {folder(landing_dir)}: run `make run` first")
-    return date.fromisoformat(days[-1])
-
-
 LANDER_ARGS = ("--max-wait-s", "2", "--reclaim-idle-ms", "10000")
 
 
-def start_service(role: str, url: str, *args: str) -> tuple[subprocess.Popen, threading.Event]:
-    """A consumer process, its output echoed; the event is set once it prints `ready`."""
-    argv = [sys.executable, "-m", "streaming.service", role, "--url", url, *args]
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    ready = threading.Event()
-
-    def echo() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            print(f"  {role} | {line.rstrip()}", flush=True)
-            if line.startswith("ready"):
-                ready.set()
-
-    threading.Thread(target=echo, daemon=True).start()
-    return process, ready
-
-
-def drained(broker: Broker, streams: Streams, published: int) -> bool:
-    """Every payment answered by the scorers and acknowledged by both groups."""
-    answered = broker.length(streams.decisions) + broker.length(streams.dead_letters)
-    return answered >= published and all(
-        broker.lag(streams.payments, group) == 0 and broker.pending(streams.payments, group) == 0
-        for group in (streams.scorers, streams.landers)
-    )
-
-
-def wait_until_drained(broker: Broker, streams: Streams, published: int) -> None:
-    deadline = time.monotonic() + DRAIN_TIMEOUT_S
-    while not drained(broker, streams, published):
-        if time.monotonic() > deadline:
-            raise SystemExit(f"not every payment was answered and landed within {DRAIN_TIMEOUT_S:g} s")
-        time.sleep(0.2)
+def echo(role: str) -> Callable[[str], None]:
+    return lambda line: print(f"  {role} | {line.rstrip()}", flush=True)
 
 
 def report(broker: Broker, streams: Streams, landing: Path, published: int, seconds: float) -> str:
@@ -128,22 +86,20 @@ def main(argv: list[str] | None = None) -> None:
         broker = RedisBroker(url)
         for stream in (streams.payments, streams.decisions, streams.dead_letters):
             broker.delete(stream)  # a previous demo's messages
-        services = [
-            start_service("scorer", url),
-            start_service("lander", url, "--landing-dir", str(landing), *LANDER_ARGS),
+        consumers = [
+            start_consumer("scorer", url, on_line=echo("scorer")),
+            start_consumer(
+                "lander", url, "--landing-dir", str(landing), *LANDER_ARGS, on_line=echo("lander")
+            ),
         ]
         try:
-            for (_, ready), role in zip(services, ("scorer", "lander"), strict=True):
-                if not ready.wait(READY_TIMEOUT_S):
-                    raise SystemExit(f"the {role} was not ready within {READY_TIMEOUT_S:g} s")
+            wait_ready(consumers, READY_TIMEOUT_S)
             seconds = publish_at_rate(broker, streams.payments, bodies, args.rate)
-            wait_until_drained(broker, streams, len(bodies))
+            groups = (streams.scorers, streams.landers)
+            wait_caught_up(broker, streams, groups, len(bodies), DRAIN_TIMEOUT_S, every_s=0.2)
             print(report(broker, streams, landing, len(bodies), seconds), flush=True)
         finally:
-            for process, _ in services:
-                process.send_signal(signal.SIGTERM)
-            for process, _ in services:
-                process.wait(timeout=60)
+            stop(consumers)
             broker.close()
 
 

@@ -17,8 +17,17 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from ml.settings import settings
-from streaming.landing import folder
+from orchestration.lib.landing import newest_days
+from streaming.landing import PAYMENTS, folder
 from streaming.redis_broker import RedisBroker
+
+
+def newest_day(landing_dir: Path) -> date:
+    """The newest landing day of the payments; SystemExit, naming `make run`, if there is none."""
+    newest = newest_days(landing_dir).get((PAYMENTS.system, PAYMENTS.name))
+    if newest is None:
+        raise SystemExit(f"no payment files under {folder(landing_dir)}: run `make run` first")
+    return newest
 
 
 def events_for_days(landing_dir: Path, days: Sequence[date]) -> Iterator[bytes]:

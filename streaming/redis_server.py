@@ -13,7 +13,7 @@ from pathlib import Path
 
 import redis
 
-from ml.loopback import free_port
+from ml.loopback import free_port, stop
 
 START_TIMEOUT_S = 10.0
 
@@ -41,12 +41,7 @@ def redis_server(directory: Path, port: int | None = None) -> Iterator[str]:
         _wait_until_up(url, process, log)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop([process], timeout_s=10)
 
 
 def _wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:

@@ -10,16 +10,17 @@ from __future__ import annotations
 import json
 import re
 from datetime import date
+from pathlib import Path
 
 from orchestration.lib.environment import landing_dir
 
 PARTITION = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
 
 
-def landing_days() -> dict[tuple[str, str], list[date]]:
-    """(system, table) -> the sorted `date=` folders present."""
+def landing_days(root: Path | None = None) -> dict[tuple[str, str], list[date]]:
+    """(system, table) -> the sorted `date=` folders present under `root` (default: LANDING_DIR)."""
     days: dict[tuple[str, str], list[date]] = {}
-    for folder in landing_dir().glob("*/*/date=*"):
+    for folder in (root or landing_dir()).glob("*/*/date=*"):
         match = PARTITION.match(folder.name)
         if match:
             table = (folder.parent.parent.name, folder.parent.name)
@@ -27,9 +28,9 @@ def landing_days() -> dict[tuple[str, str], list[date]]:
     return {table: sorted(found) for table, found in days.items()}
 
 
-def newest_days() -> dict[tuple[str, str], date]:
-    """(system, table) -> the newest `date=` folder present."""
-    return {table: found[-1] for table, found in landing_days().items()}
+def newest_days(root: Path | None = None) -> dict[tuple[str, str], date]:
+    """(system, table) -> the newest `date=` folder present under `root` (default: LANDING_DIR)."""
+    return {table: found[-1] for table, found in landing_days(root).items()}
 
 
 def landing_range() -> tuple[date, date]:

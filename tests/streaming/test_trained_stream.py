@@ -17,7 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -31,7 +31,7 @@ from serving.settings import ServingSettings
 from streaming.broker import read_all
 from streaming.consumer import Streams
 from streaming.events import MalformedEvent, parse_event, usd_rates
-from streaming.producer import live_events
+from streaming.producer import live_events, newest_day
 from streaming.redis_broker import RedisBroker
 from streaming.scoring_consumer import ScoringConsumer
 from tests.reliability.faults import crash_at
@@ -69,14 +69,10 @@ def environ(published: Path, trained_warehouse: TrainedWarehouse) -> dict[str, s
     return {**trained_warehouse.env.environ(), "ANALYTICS_DB": str(published)}
 
 
-def newest_day(landing: Path) -> str:
-    return max(path.name.removeprefix("date=") for path in (landing / "payments/payments").glob("date=*"))
-
-
 def next_day_events(landing: Path, count: int) -> list[bytes]:
     """The newest landing day's payments, as new ones a day later (ids and times the snapshot has
     never seen), that the consumer can score."""
-    day = datetime.fromisoformat(newest_day(landing)).date()
+    day = newest_day(landing)
     rates, bodies = usd_rates(), []
     for body in live_events(landing, day, days_ahead=1):
         with contextlib.suppress(MalformedEvent):
